@@ -1,0 +1,1 @@
+"""nextword's training side: corpus to vocabulary, targets, trained predictor, model bundle."""

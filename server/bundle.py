@@ -1,0 +1,201 @@
+"""The model bundle: the one interface between the exporter (writes) and the server (reads).
+
+A bundle is a directory:
+
+- `manifest.json`: format and version, tokenizer and context settings, vocabulary size, network
+  shape, training corpus and settings, dev figures, and the sha256 and size of every other file.
+- `predictor.onnx`: one recurrent step. Inputs `input` float32 [1, input_dim] (the token's input
+  embedding) and `state` float32 [layers, 1, state_size] (GRU: h; LSTM: h and c concatenated on
+  the last axis). Outputs `output` float32 [1, output_dim] and `state_out` like `state`.
+  Continuous output: a vector in the target space (direction is what counts; its norm is the vMF
+  concentration when trained with that loss). Softmax output: logits over the vocabulary.
+- `vocab.tsv`: see `nextword.server.vocab`.
+- `input_embeddings.npy`: float16 [vocab, input_dim].
+- `output_embeddings.npy` int8 [vocab, output_dim] and `output_scales.npy` float32 [vocab]:
+  the frozen target vectors, row i = int8 row * scale (continuous output only).
+
+`load_bundle` is the only function that reads a bundle. It verifies the format version and every
+file's hash before anything is used, and raises `BundleError` naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nextword.server.vocab import Vocabulary, VocabularyError
+
+FORMAT_NAME = "nextword-bundle"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+PREDICTOR = "predictor.onnx"
+VOCAB = "vocab.tsv"
+INPUT_EMBEDDINGS = "input_embeddings.npy"
+OUTPUT_EMBEDDINGS = "output_embeddings.npy"
+OUTPUT_SCALES = "output_scales.npy"
+
+DEFAULT_BUNDLE = Path(__file__).resolve().parent / "default_bundle"
+
+
+class BundleError(Exception):
+    """A bundle that cannot be used; the message is one line meant for the user."""
+
+
+@dataclass
+class Bundle:
+    path: Path
+    manifest: dict[str, Any]
+    vocab: Vocabulary
+    input_embeddings: np.ndarray  # float32 [vocab, input_dim]
+    output_embeddings: np.ndarray | None  # float32 [vocab, output_dim], unit rows; None: softmax
+    sizes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def predictor_path(self) -> Path:
+        return self.path / PREDICTOR
+
+    @property
+    def network(self) -> dict[str, Any]:
+        return self.manifest["network"]
+
+    @property
+    def max_context_tokens(self) -> int:
+        return int(self.manifest["tokenizer"]["max_context_tokens"])
+
+    @property
+    def state_shape(self) -> tuple[int, ...]:
+        return tuple(self.network["state_shape"])
+
+    @property
+    def is_softmax(self) -> bool:
+        return self.network.get("output") == "softmax"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as data:
+        for block in iter(lambda: data.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    manifest_path = path / MANIFEST
+    if not path.is_dir():
+        raise BundleError(f"model bundle {path} does not exist or is not a directory")
+    if not manifest_path.is_file():
+        raise BundleError(f"model bundle {path}: {MANIFEST} is missing")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BundleError(f"model bundle {path}: {MANIFEST} is not valid JSON ({error})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise BundleError(f"model bundle {path}: {MANIFEST} is not a nextword bundle manifest")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise BundleError(
+            f"model bundle {path}: format version {version!r} is not supported "
+            f"(this nextword reads version {FORMAT_VERSION})"
+        )
+    for key in ("files", "network", "tokenizer", "vocab"):
+        if not isinstance(manifest.get(key), dict):
+            raise BundleError(f"model bundle {path}: {MANIFEST} has no '{key}' section")
+    return manifest
+
+
+def verify_files(path: Path, manifest: dict[str, Any]) -> dict[str, int]:
+    """Check every listed file's size and sha256; return {name: bytes}."""
+    files: dict[str, Any] = manifest["files"]
+    required = {PREDICTOR, VOCAB, INPUT_EMBEDDINGS}
+    if manifest["network"].get("output") != "softmax":
+        required |= {OUTPUT_EMBEDDINGS, OUTPUT_SCALES}
+    for name in sorted(required - files.keys()):
+        raise BundleError(f"model bundle {path}: {MANIFEST} does not list {name}")
+    sizes: dict[str, int] = {}
+    for name, entry in sorted(files.items()):
+        file_path = path / name
+        if "/" in name or "\\" in name or name.startswith("."):
+            raise BundleError(f"model bundle {path}: {MANIFEST} lists a bad file name {name!r}")
+        if not file_path.is_file():
+            raise BundleError(f"model bundle {path}: {name} is missing")
+        size = file_path.stat().st_size
+        if size != entry.get("bytes"):
+            raise BundleError(
+                f"model bundle {path}: {name} has {size} bytes, manifest says {entry.get('bytes')}"
+            )
+        if sha256_of(file_path) != entry.get("sha256"):
+            raise BundleError(f"model bundle {path}: {name} does not match its sha256 in manifest")
+        sizes[name] = size
+    return sizes
+
+
+def _load_array(path: Path, name: str, dtype: type, shape: tuple[int | None, ...]) -> np.ndarray:
+    try:
+        array = np.load(path / name, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise BundleError(
+            f"model bundle {path}: {name} is not a readable array ({error})"
+        ) from None
+    expected = all(want is None or want == got for want, got in zip(shape, array.shape))
+    if array.dtype != dtype or array.ndim != len(shape) or not expected:
+        raise BundleError(
+            f"model bundle {path}: {name} is {array.dtype}{list(array.shape)}, "
+            f"expected {np.dtype(dtype)}{list(shape)}"
+        )
+    return array
+
+
+def load_bundle(path: Path | str | None = None) -> Bundle:
+    """Read and verify a bundle (the default one when path is None)."""
+    path = Path(path).expanduser() if path else DEFAULT_BUNDLE
+    manifest = read_manifest(path)
+    sizes = verify_files(path, manifest)
+    network = manifest["network"]
+    try:
+        vocab = Vocabulary.load(path / VOCAB, int(manifest["vocab"]["n_words"]))
+        vocab_size = int(manifest["vocab"]["size"])
+        input_dim = int(network["input_dim"])
+        output_dim = int(network["output_dim"])
+        int(manifest["tokenizer"]["max_context_tokens"])
+        tuple(int(n) for n in network["state_shape"])
+    except VocabularyError as error:
+        raise BundleError(f"model bundle {path}: {error}") from None
+    except (KeyError, TypeError, ValueError) as error:
+        raise BundleError(f"model bundle {path}: {MANIFEST} lacks or garbles {error}") from None
+    if len(vocab) != vocab_size:
+        raise BundleError(f"model bundle {path}: {VOCAB} has {len(vocab)} rows, not {vocab_size}")
+    inputs = _load_array(path, INPUT_EMBEDDINGS, np.float16, (vocab_size, input_dim))
+    outputs = None
+    if network.get("output") != "softmax":
+        quantized = _load_array(path, OUTPUT_EMBEDDINGS, np.int8, (vocab_size, output_dim))
+        scales = _load_array(path, OUTPUT_SCALES, np.float32, (vocab_size,))
+        outputs = quantized.astype(np.float32) * scales[:, None]
+        norms = np.linalg.norm(outputs, axis=1, keepdims=True)
+        outputs /= np.maximum(norms, 1e-12)
+    return Bundle(path, manifest, vocab, inputs.astype(np.float32), outputs, sizes)
+
+
+def quantize_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int8 rows with one float32 scale each (symmetric, per row)."""
+    table = np.asarray(table, dtype=np.float32)
+    scales = np.abs(table).max(axis=1) / 127.0
+    scales[scales == 0] = 1.0
+    quantized = np.clip(np.rint(table / scales[:, None]), -127, 127).astype(np.int8)
+    return quantized, scales.astype(np.float32)
+
+
+def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    """Fill in `files` (sha256 and size of every other file in `path`) and write the manifest."""
+    manifest = dict(manifest, format=FORMAT_NAME, format_version=FORMAT_VERSION)
+    manifest["files"] = {
+        child.name: {"sha256": sha256_of(child), "bytes": child.stat().st_size}
+        for child in sorted(path.iterdir())
+        if child.is_file() and child.name != MANIFEST
+    }
+    text = json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    (path / MANIFEST).write_text(text, encoding="utf-8")

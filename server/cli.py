@@ -1,0 +1,58 @@
+"""The `nextword` command: one subcommand per module, each with its own argument parser."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# name -> (module with `main(argv) -> int`, one-line description)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("nextword.server.lsp", "run the language server over stdio"),
+    "complete": ("nextword.server.complete", "print the completions for the end of some text"),
+    "info": ("nextword.server.info", "show a model bundle's manifest and verify its files"),
+    "eval": ("nextword.server.evaluate", "simulate typing files and report keystroke savings"),
+    "train": ("nextword.exporter.train", "train a predictor on your text (needs [train])"),
+    "export": (
+        "nextword.exporter.export",
+        "write a model bundle from a checkpoint (needs [train])",
+    ),
+}
+
+
+def usage() -> str:
+    lines = ["usage: nextword COMMAND [options]   (nextword COMMAND --help for more)", ""]
+    lines += [f"  {name:<9} {description}" for name, (_, description) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    if argv[0] == "--version":
+        from importlib.metadata import version
+
+        print(f"nextword {version('nextword')}")
+        return 0
+    entry = COMMANDS.get(argv[0])
+    if entry is None:
+        print(f"nextword: unknown command {argv[0]!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module_name, _ = entry
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if module_name.startswith("nextword.exporter") and error.name in ("torch", "transformers"):
+            print(
+                f"nextword {argv[0]}: needs the training extra ({error.name} is not installed): "
+                "pip install torch==2.13.0 && pip install 'nextword[train]'",
+                file=sys.stderr,
+            )
+            return 2
+        raise
+    return int(module.main(argv[1:]) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
