@@ -108,12 +108,11 @@ def word_prefix_at(line: str, column: int) -> tuple[int, str]:
     # Walk back over letters, marks, and inner apostrophes/hyphens.
     while start > 0:
         char = left[start - 1]
-        if char.isalpha() or unicodedata.category(char).startswith("M"):
-            start -= 1
-        elif char in "'\u2019-" and start - 1 > 0 and left[start - 2].isalpha():
-            start -= 1
-        else:
+        is_letter = char.isalpha() or unicodedata.category(char).startswith("M")
+        inner_joiner = char in "'\u2019-" and start > 1 and left[start - 2].isalpha()
+        if not (is_letter or inner_joiner):
             break
+        start -= 1
     prefix = left[start:]
     if prefix and not _PARTIAL_WORD_RE.match(prefix):
         return column, ""

@@ -79,8 +79,8 @@ class Vocabulary:
 
     def save(self, path: Path) -> None:
         with path.open("w", encoding="utf-8", newline="\n") as out:
-            for row in zip(self.folded, self.display, self.counts):
-                out.write("%s\t%s\t%d\n" % row)
+            for folded, display, count in zip(self.folded, self.display, self.counts):
+                out.write(f"{folded}\t{display}\t{count}\n")
 
     @classmethod
     def load(cls, path: Path, n_words: int) -> Vocabulary:
