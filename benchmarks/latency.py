@@ -1,0 +1,307 @@
+"""Completion latency of `nextword serve`, measured by a real client over stdio.
+
+    python benchmarks/latency.py [--chars 3000] [--bundle DIR] [--text FILE] [--sizes 10000,100000]
+
+1. Typing: held-out text is typed into an empty document one character at a time (a didChange
+   per character, then a completion request, as an editor does with isIncomplete results).
+   Reports the completion round trip p50/p95/p99/max, and the protocol floor: a `nextword/ping`
+   request the server answers without work, sent after every keystroke in the same run.
+2. Far edits: documents of N words (paragraphs of the corpus). With the cursor at the end, an
+   edit in paragraph 3 must cost no recurrent steps at the cursor (read from `nextword/stats`),
+   an edit in the cursor's own paragraph at most max_context_tokens; and the didChange itself
+   must cost the same whatever N (measured as didChange + ping minus the ping floor). For
+   comparison, the cost of the same edit in pygls' own TextDocument (which the server bypasses).
+
+Prints Markdown tables. Reads /work/shared/corpus by default (not needed by the product).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+from pygls.workspace.text_document import TextDocument
+
+CORPUS = Path("/work/shared/corpus")
+DEFAULT_TEXT_FILES = ["brown.txt", "austen.txt", "sotu.txt"]
+
+
+def held_out_paragraphs(files: list[Path], every: int = 20, offset: int = 0) -> list[str]:
+    """Every `every`-th line of the files (the exporter holds these out of training)."""
+    paragraphs = []
+    for path in files:
+        with path.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines):
+                if number % every == offset and len(line.split()) >= 8:
+                    paragraphs.append(" ".join(line.split()))
+    return paragraphs
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+class Session:
+    """One server process and one document, positions in UTF-16 (ASCII-safe either way)."""
+
+    def __init__(self, client: LanguageClient) -> None:
+        self.client = client
+        self.lines: list[str] = [""]
+        self.uri = ""
+        self.version = 0
+
+    @classmethod
+    async def start(cls, bundle: str | None, options: dict | None = None) -> Session:
+        client = LanguageClient("nextword-latency", "1")
+        command = [sys.executable, "-m", "nextword.server.cli", "serve"]
+        await client.start_io(*command, *(["--bundle", bundle] if bundle else []))
+        await client.initialize_async(
+            types.InitializeParams(
+                capabilities=types.ClientCapabilities(), initialization_options=options
+            )
+        )
+        client.initialized(types.InitializedParams())
+        return cls(client)
+
+    async def stop(self) -> None:
+        await self.client.shutdown_async(None)
+        self.client.exit(None)
+        await self.client.stop()
+
+    def open(self, uri: str, text: str) -> None:
+        self.uri, self.version, self.lines = uri, 1, text.split("\n")
+        self.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "plaintext", 1, text))
+        )
+
+    def change(self, line: int, start: int, end: int, text: str) -> None:
+        """Replace lines[line][start:end] (the benchmark never edits across lines)."""
+        self.version += 1
+        edit_range = types.Range(types.Position(line, start), types.Position(line, end))
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                types.VersionedTextDocumentIdentifier(version=self.version, uri=self.uri),
+                [types.TextDocumentContentChangePartial(range=edit_range, text=text)],
+            )
+        )
+        current = self.lines[line]
+        self.lines[line : line + 1] = (current[:start] + text + current[end:]).split("\n")
+
+    def type_char(self, char: str) -> None:
+        last = len(self.lines) - 1
+        self.change(last, len(self.lines[last]), len(self.lines[last]), char)
+
+    async def complete(self) -> tuple[float, int]:
+        """(seconds, number of items) for a completion at the end of the document."""
+        last = len(self.lines) - 1
+        params = types.CompletionParams(
+            types.TextDocumentIdentifier(self.uri), types.Position(last, len(self.lines[last]))
+        )
+        started = time.perf_counter()
+        result = await self.client.text_document_completion_async(params)
+        elapsed = time.perf_counter() - started
+        items = result.items if isinstance(result, types.CompletionList) else result
+        return elapsed, len(items or [])
+
+    async def ping(self) -> float:
+        started = time.perf_counter()
+        await self.client.protocol.send_request_async("nextword/ping", None)
+        return time.perf_counter() - started
+
+    async def stats(self) -> dict:
+        result = await self.client.protocol.send_request_async("nextword/stats", None)
+        return {key: getattr(result, key) for key in ("recurrentSteps", "cacheHits")}
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.2f}"
+
+
+async def typing_run(bundle: str | None, text: str, options: dict | None) -> dict[str, float]:
+    session = await Session.start(bundle, options)
+    session.open("file:///typing.txt", "")
+    completions, pings, empty = [], [], 0
+    next_word, in_word = [], []
+    steps_before = (await session.stats())["recurrentSteps"]
+    for char in text:
+        session.type_char(char)
+        elapsed, count = await session.complete()
+        completions.append(elapsed)
+        (next_word if char == " " else in_word).append(elapsed)
+        empty += count == 0
+        pings.append(await session.ping())
+    steps = (await session.stats())["recurrentSteps"] - steps_before
+    await session.stop()
+    result = {f"p{q}": percentile(completions, q) for q in (50, 95, 99)}
+    result.update(
+        max=max(completions),
+        next_word_p50=percentile(next_word, 50),
+        in_word_p50=percentile(in_word, 50),
+        mean=statistics.fmean(completions),
+        floor_p50=percentile(pings, 50),
+        floor_p99=percentile(pings, 99),
+        keystrokes=len(text),
+        steps=steps,
+        empty=empty,
+    )
+    return result
+
+
+async def far_edit_run(bundle: str | None, paragraphs: list[str], words: int) -> dict[str, float]:
+    """Open a `words`-word document, then edit far from and near the cursor."""
+    chosen, count = [], 0
+    for paragraph in paragraphs:
+        if count >= words:
+            break
+        chosen.append(paragraph)
+        count += len(paragraph.split())
+    text = "\n\n".join(chosen) + " "
+    pygls_edit = pygls_edit_seconds(text)
+    session = await Session.start(bundle)
+    started = time.perf_counter()
+    session.open("file:///long.txt", text)
+    await session.ping()
+    open_seconds = time.perf_counter() - started
+    first_steps = (await session.stats())["recurrentSteps"]
+    await session.complete()
+    first_steps = (await session.stats())["recurrentSteps"] - first_steps
+    floor = statistics.median([await session.ping() for _ in range(50)])
+
+    async def edit_then_complete(line: int, column: int) -> tuple[float, float, int]:
+        before = (await session.stats())["recurrentSteps"]
+        floor_now = await session.ping()
+        started = time.perf_counter()
+        session.change(line, column, column, "very ")
+        await session.ping()  # answered after the didChange is applied
+        change_seconds = time.perf_counter() - started - floor_now
+        elapsed, _ = await session.complete()
+        return change_seconds, elapsed, (await session.stats())["recurrentSteps"] - before
+
+    far = [await edit_then_complete(4, 0) for _ in range(50)]  # paragraph 3 (lines 0, 2, 4)
+    last = len(session.lines) - 1
+    near_column = session.lines[last].rfind(" ", 0, max(0, len(session.lines[last]) - 60)) + 1
+    near = await edit_then_complete(last, near_column)
+    await session.stop()
+    return {
+        "words": count,
+        "megabytes": len(text.encode()) / 1e6,
+        "open": open_seconds,
+        "first_steps": first_steps,
+        "far_change": statistics.median(change for change, _, _ in far),
+        "far_complete": statistics.median(elapsed for _, elapsed, _ in far),
+        "far_steps": max(steps for _, _, steps in far),
+        "near_complete": near[1],
+        "near_steps": near[2],
+        "floor": floor,
+        "pygls_edit": pygls_edit,
+    }
+
+
+def pygls_edit_seconds(text: str, repeats: int = 5) -> float:
+    """For comparison: one incremental edit applied by pygls' own TextDocument (in-process)."""
+    document = TextDocument("file:///long.txt", text, version=1)
+    line = min(4, len(text.split("\n")) - 1)
+    started = time.perf_counter()
+    for _ in range(repeats):
+        edit_range = types.Range(types.Position(line, 0), types.Position(line, 0))
+        document.apply_change(types.TextDocumentContentChangePartial(range=edit_range, text="x"))
+    return (time.perf_counter() - started) / repeats
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    files = [Path(args.text)] if args.text else [CORPUS / name for name in DEFAULT_TEXT_FILES]
+    paragraphs = held_out_paragraphs(files)
+    text = ""
+    for paragraph in paragraphs:
+        if len(text) >= args.chars:
+            break
+        text += paragraph[: args.chars - len(text)] + "\n\n"
+    text = text[: args.chars]
+    runs = {"cache on": None, "cache off": {"nextword": {"cache": False}}}
+    rows = []
+    for name, options in runs.items():
+        result = await typing_run(args.bundle, text, options)
+        rows.append(
+            [name, str(result["keystrokes"])]
+            + [
+                ms(result[key])
+                for key in (
+                    "p50",
+                    "p95",
+                    "p99",
+                    "max",
+                    "next_word_p50",
+                    "in_word_p50",
+                    "floor_p50",
+                    "floor_p99",
+                )
+            ]
+            + [f"{result['steps'] / result['keystrokes']:.2f}"]
+        )
+    print("### Typing, one completion request per keystroke (ms, round trip over stdio)\n")
+    header = ["run", "keys", "p50", "p95", "p99", "max", "p50 after space", "p50 in word"]
+    header += ["floor p50", "floor p99", "steps/key"]
+    print(table(header, rows))
+    rows = []
+    all_paragraphs = held_out_paragraphs(files, every=1)
+    for size in args.sizes:
+        result = await far_edit_run(args.bundle, all_paragraphs, size)
+        rows.append(
+            [
+                f"{result['words']:,}",
+                f"{result['megabytes']:.1f}",
+                f"{result['open'] * 1e3:.0f}",
+                str(result["first_steps"]),
+                ms(result["far_change"]),
+                ms(result["pygls_edit"]),
+                ms(result["far_complete"]),
+                str(result["far_steps"]),
+                ms(result["near_complete"]),
+                str(result["near_steps"]),
+            ]
+        )
+    print("\n### Edits far from the cursor (cursor at the end of the document)\n")
+    header = [
+        "words",
+        "MB",
+        "open ms",
+        "steps 1st completion",
+        "didChange ms (far)",
+        "pygls TextDocument edit ms",
+        "completion ms after far edit",
+        "steps after far edit",
+        "completion ms after near edit",
+        "steps after near edit",
+    ]
+    print(table(header, rows))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--chars", type=int, default=3000, help="keystrokes to type")
+    parser.add_argument("--bundle", help="bundle directory (default: the default bundle)")
+    parser.add_argument("--text", help="text file to type (default: held-out corpus lines)")
+    parser.add_argument(
+        "--sizes",
+        type=lambda value: [int(n) for n in value.split(",")],
+        default=[10_000, 100_000, 1_000_000],
+        help="document sizes in words for the far-edit runs",
+    )
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

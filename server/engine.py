@@ -1,0 +1,341 @@
+"""The completion engine: bundle in, ranked words for a cursor out. No LSP here.
+
+In-process API (the language server, `nextword complete` and the evaluation all use it):
+
+    from nextword.server.document import DocumentState
+    from nextword.server.engine import Engine, load_engine
+
+    engine = load_engine()                   # default bundle; load_engine(path, settings)
+    document = DocumentState.open("mem://a", "The President of the Uni")
+    document.edit((0, 23), (0, 23), "t")     # (line, column) in code points
+    for item in engine.complete(document, line=0, column=24):
+        print(item.text, item.score)         # Completion(text="United", ...)
+    engine.forget(document)                  # drop its cached states (e.g. on close)
+
+The pieces `complete` is made of are public so other features can reuse them:
+`analyse_cursor` (context.py) gives the typed prefix and the paragraph's tokens,
+`context_key` turns the tokens into the network's input ids, `prediction(document, key)` brings
+the document's cached state up to the key (0 steps if cached, usually 1 at a word boundary, at
+most max_context_tokens) and returns the prepared output, and `rank` scores the words matching
+the prefix. Each document's states are `document.caches["states"]` (a `DocumentStates`).
+
+Work per keystroke is bounded whatever the document length: the look-back is bounded
+(`ContextLimits`), states are cached by context content (`states.py`), and the faiss search is
+restricted to the prefix's id range.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+import onnxruntime as ort
+
+from nextword.server.bundle import Bundle, BundleError, load_bundle
+from nextword.server.context import Cursor, analyse_cursor, nearby_words
+from nextword.server.document import DocumentState
+from nextword.server.ranking import Candidate, log_priors, restore_case
+from nextword.server.settings import Settings
+from nextword.server.states import CachedStep, DocumentStates, Key, StateCache
+from nextword.server.tokenizer import (
+    CONTINUE_SYMBOL,
+    PARAGRAPH_SYMBOL,
+    context_symbols,
+    fold,
+)
+
+log = logging.getLogger(__name__)
+
+_MEGABYTE = 1 << 20
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    """The word to insert, case restored; it replaces line[word_start:column]."""
+    score: float
+    line: int
+    word_start: int
+    column: int
+    in_vocabulary: bool
+
+
+@dataclass
+class EngineStats:
+    recurrent_steps: int = 0
+    cache_hits: int = 0
+    completions: int = 0
+
+
+@dataclass
+class Prediction:
+    """The network's output after a context, prepared for ranking."""
+
+    scores: np.ndarray
+    """Continuous: the unit-length predicted vector, float32 [1, dim].
+    Softmax: log-probabilities over the whole vocabulary, float32 [vocab]."""
+    steps: int = 0
+    """Recurrent steps run to get it (0: it was cached)."""
+    extra: dict = field(default_factory=dict)
+
+
+def session_options() -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    return options
+
+
+class Engine:
+    def __init__(self, bundle: Bundle, settings: Settings | None = None) -> None:
+        self.bundle = bundle
+        self.vocab = bundle.vocab
+        self.settings = settings or Settings()
+        try:
+            self.session = ort.InferenceSession(
+                str(bundle.predictor_path), session_options(), providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # onnxruntime raises its own exception types
+            raise BundleError(
+                f"model bundle {bundle.path}: predictor.onnx cannot be loaded ({error})"
+            ) from None
+        faiss.omp_set_num_threads(1)
+        n_words = self.vocab.n_words
+        self.priors = log_priors(self.vocab.counts[:n_words])
+        self.rarest_prior = float(self.priors.min())
+        # Every id's log prior; symbols (the unknown word among them) get the rarest word's.
+        self.all_priors = np.full(len(self.vocab), self.rarest_prior, dtype=np.float32)
+        self.all_priors[:n_words] = self.priors
+        self.zero_state = np.zeros(bundle.state_shape, dtype=np.float32)
+        self.index: faiss.IndexFlatIP | None = None
+        if bundle.output_embeddings is not None:
+            table = bundle.output_embeddings
+            mean = table[:n_words].mean(axis=0)
+            self.hub_direction = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+            # Rows [e_w; log prior_w] and queries [similarity * p - hubness * hub; prior]: the
+            # inner product is the whole score but the document bonus, so the search is exact.
+            self.rows = np.ascontiguousarray(np.hstack([table, self.all_priors[:, None]]))
+            self.index = faiss.IndexFlatIP(self.rows.shape[1])
+            self.index.add(self.rows[:n_words])
+        self.cache = StateCache(0, 0)
+        self.stats = EngineStats()
+        self.configure(self.settings)
+
+    def configure(self, settings: Settings) -> None:
+        """Apply new settings (the bundle itself is not reloaded here)."""
+        self.settings = settings
+        self.cache.document_bytes = settings.document_cache_megabytes * _MEGABYTE
+        self.cache.total_bytes = settings.cache_megabytes * _MEGABYTE
+
+    # -- documents ------------------------------------------------------------------------------
+
+    def document_states(self, document: DocumentState) -> DocumentStates:
+        states = document.caches.get("states")
+        if states is None or states.owner is not self.cache:
+            states = self.cache.new_document(document.uri)
+            document.caches["states"] = states
+        return states
+
+    def forget(self, document: DocumentState) -> None:
+        states = document.caches.pop("states", None)
+        if states is not None:
+            states.clear()
+
+    # -- the network ----------------------------------------------------------------------------
+
+    def context_key(self, tokens: tuple[str, ...] | list[str], truncated: bool = False) -> Key:
+        """The network's input ids for the paragraph tokens before the cursor.
+
+        `truncated`: the tokens do not start at a paragraph start (the look-back was cut), so
+        the first window starts with the continue marker, not the paragraph marker.
+        """
+        symbols = context_symbols(list(tokens), self.bundle.max_context_tokens)
+        if truncated and symbols[0] == PARAGRAPH_SYMBOL:
+            symbols[0] = CONTINUE_SYMBOL
+        return tuple(self.vocab.id_of(symbol) for symbol in symbols)
+
+    def step(self, token_id: int, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One recurrent step: (prepared output, new state)."""
+        vector = self.bundle.input_embeddings[token_id : token_id + 1]
+        output, new_state = self.session.run(None, {"input": vector, "state": state})
+        self.stats.recurrent_steps += 1
+        return self._prepare(output), new_state
+
+    def _prepare(self, output: np.ndarray) -> np.ndarray:
+        if self.index is not None:
+            norm = float(np.linalg.norm(output))
+            return np.ascontiguousarray(output / max(norm, 1e-12), dtype=np.float32)
+        logits = output[0].astype(np.float64)
+        top = logits.max()
+        log_total = top + np.log(np.exp(logits - top).sum())
+        return (logits - log_total).astype(np.float32)
+
+    def prediction(self, document: DocumentState, key: Key) -> Prediction:
+        """The output after `key`, resuming from the longest cached prefix of it."""
+        if not self.settings.cache:
+            state, prepared = self.zero_state, None
+            for token_id in key:
+                prepared, state = self.step(token_id, state)
+            return Prediction(prepared, steps=len(key))  # type: ignore[arg-type]
+        states = self.document_states(document)
+        version = document.version
+        known = len(key)
+        entry = states.get(key, version)
+        while entry is None and known > 1:
+            known -= 1
+            entry = states.get(key[:known], version)
+        if entry is None:
+            known = 0
+        else:
+            self.stats.cache_hits += 1
+        state = self.zero_state if entry is None else entry.state
+        prepared = None if entry is None else entry.output
+        for length in range(known + 1, len(key) + 1):
+            prepared, state = self.step(key[length - 1], state)
+            states.put(key[:length], CachedStep(state, prepared, version))
+        return Prediction(prepared, steps=len(key) - known)  # type: ignore[arg-type]
+
+    # -- ranking --------------------------------------------------------------------------------
+
+    def query(self, prediction: Prediction) -> np.ndarray:
+        """The search vector for a continuous prediction under the current weights."""
+        weights = self.settings.ranking
+        direction = weights.similarity * prediction.scores[0] - weights.hubness * self.hub_direction
+        return np.append(direction, np.float32(weights.prior))[None, :].astype(np.float32)
+
+    def scores(self, prediction: Prediction, lo: int, hi: int, extra: list[int]) -> dict:
+        """{word id: score without the document bonus} for the best words in [lo, hi) and
+        for the `extra` ids.
+
+        Continuous: similarity * cos(prediction, word) - hubness * cos(mean word, word)
+        + prior * log frequency, searched exactly by faiss. Softmax: similarity * log p(word)
+        + prior * log frequency, over the whole range.
+        """
+        weights = self.settings.ranking
+        scores: dict[int, float] = {}
+        k = min(weights.candidates, hi - lo)
+        if self.index is not None:
+            query = self.query(prediction)
+            if k > 0:
+                params = faiss.SearchParameters(sel=faiss.IDSelectorRange(lo, hi))
+                values, ids = self.index.search(query, k, params=params)
+                for value, word_id in zip(values[0].tolist(), ids[0].tolist()):
+                    if word_id >= 0:
+                        scores[word_id] = value
+            missing = [word_id for word_id in extra if word_id not in scores]
+            if missing:
+                values = self.rows[np.asarray(missing)] @ query[0]
+                scores.update(zip(missing, values.tolist()))
+            return scores
+        log_probs = prediction.scores
+        if k > 0:
+            in_range = weights.similarity * log_probs[lo:hi] + weights.prior * self.priors[lo:hi]
+            best = np.argpartition(-in_range, k - 1)[:k] if k < hi - lo else np.arange(hi - lo)
+            for offset in best.tolist():
+                scores[lo + offset] = float(in_range[offset])
+        for word_id in extra:
+            if word_id not in scores:
+                value = weights.similarity * log_probs[word_id]
+                scores[word_id] = float(value + weights.prior * self.all_priors[word_id])
+        return scores
+
+    def rank(
+        self,
+        prediction: Prediction,
+        prefix: str,
+        nearby: dict[str, str],
+        limit: int | None = None,
+    ) -> list[Candidate]:
+        """The best `limit` candidates for the prefix (all when None), best first."""
+        weights = self.settings.ranking
+        vocab = self.vocab
+        lo, hi = vocab.prefix_range(prefix)
+        typed = fold(prefix)
+        matching = {word: written for word, written in nearby.items() if word.startswith(typed)}
+        index, n_words = vocab.index, vocab.n_words
+        known = {word: index.get(word, -1) for word in matching}
+        in_vocab = sorted(i for i in known.values() if 0 <= i < n_words)
+        unknown_id = vocab.unknown_id
+        scores = self.scores(prediction, lo, hi, in_vocab + [unknown_id])
+        folded, display, bonus = vocab.folded, vocab.display, weights.document
+        rows: list[tuple[float, str, str, bool]] = []
+        for word_id, score in scores.items():
+            if word_id == unknown_id:
+                continue
+            word = folded[word_id]
+            if word in matching:
+                score += bonus
+            rows.append((-score, word, display[word_id], True))
+        unknown_score = scores[unknown_id] + bonus
+        for word, written in matching.items():
+            if not 0 <= known[word] < n_words:
+                rows.append((-unknown_score, word, written, False))
+        rows.sort()
+        return [Candidate(w, d, -negative, v) for negative, w, d, v in rows[:limit]]
+
+    # -- the whole request ----------------------------------------------------------------------
+
+    def complete_cursor(self, document: DocumentState, cursor: Cursor) -> list[Completion]:
+        limits = self.settings.context
+        key = self.context_key(cursor.tokens, cursor.truncated)
+        prediction = self.prediction(document, key)
+        candidates = self.rank(
+            prediction,
+            cursor.prefix,
+            nearby_words(document.text, cursor, limits),
+            limit=4 * self.settings.max_items + 8,
+        )
+        return self.finish(candidates, cursor)
+
+    def finish(self, candidates: list[Candidate], cursor: Cursor) -> list[Completion]:
+        """Restore case, drop duplicates and no-ops, apply min_score and max_items."""
+        settings = self.settings
+        results: list[Completion] = []
+        seen: set[str] = set()
+        sentence_start = cursor.sentence_start
+        for candidate in candidates:
+            if settings.min_score is not None and candidate.score < settings.min_score:
+                break
+            text = restore_case(candidate.display, cursor.prefix, sentence_start)
+            # Inserting exactly what is typed changes nothing: leave it out.
+            if text == cursor.prefix or text in seen:
+                continue
+            seen.add(text)
+            results.append(
+                Completion(
+                    text,
+                    candidate.score,
+                    cursor.line,
+                    cursor.word_start,
+                    cursor.column,
+                    candidate.in_vocabulary,
+                )
+            )
+            if len(results) >= settings.max_items:
+                break
+        return results
+
+    def complete(self, document: DocumentState, line: int, column: int) -> list[Completion]:
+        """Completions at (line, column) in code points; [] where none make sense."""
+        self.stats.completions += 1
+        cursor = analyse_cursor(document.text, line, column, self.settings.context)
+        if cursor is None:
+            return []
+        return self.complete_cursor(document, cursor)
+
+
+def load_engine(path: Path | str | None = None, settings: Settings | None = None) -> Engine:
+    """Load a bundle (the default one when path is None or empty) into an engine.
+
+    Raises BundleError with a one-line reason for a bundle that is missing or broken.
+    """
+    settings = settings or Settings()
+    bundle = load_bundle(path or settings.bundle or None)
+    engine = Engine(bundle, settings)
+    log.info("loaded model bundle %s", bundle.path)
+    return engine

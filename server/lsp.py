@@ -1,0 +1,247 @@
+"""`nextword serve`: the language server (pygls, stdio).
+
+The handlers are thin: they convert LSP positions through the negotiated position codec and
+call the engine (engine.py), which knows nothing of the LSP. Open documents live in
+`NextwordServer.documents` as `DocumentState`s with their own line lists (document.py): the
+protocol below does NOT mirror them into pygls' `ls.workspace`, whose text store re-joins the
+whole document on every edit.
+
+Custom requests (for benchmarks and debugging): `nextword/ping` answers at once, without work;
+`nextword/stats` returns the engine's counters (recurrent steps run, cache hits, cached states).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Generator
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
+
+from nextword.server.bundle import BundleError
+from nextword.server.document import DocumentState, character_of
+from nextword.server.engine import Completion, Engine, load_engine
+from nextword.server.ranking import filter_text
+from nextword.server.settings import Settings, parse_settings
+
+log = logging.getLogger(__name__)
+
+PING = "nextword/ping"
+STATS = "nextword/stats"
+
+
+class NextwordProtocol(LanguageServerProtocol):
+    """Leaves document text to the server's own store (see the module docstring)."""
+
+    def _user_handler(self, method: str, params: Any) -> Generator[Any, Any, None]:
+        if (handler := self.fm.features.get(method)) is not None:
+            yield handler, (params,), None
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams):
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_OPEN, params)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_CHANGE, params)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams):
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_CLOSE, params)
+
+
+class NextwordServer(LanguageServer):
+    def __init__(self, bundle_override: str | None = None) -> None:
+        from importlib.metadata import version
+
+        super().__init__("nextword", version("nextword"), protocol_cls=NextwordProtocol)
+        self.settings = Settings()
+        self.bundle_override = bundle_override
+        self.engine: Engine | None = None
+        self.bundle_error: str | None = None
+        self.documents: dict[str, DocumentState] = {}
+        self.pending_messages: list[tuple[types.MessageType, str]] = []
+        self.initialized = False
+
+    # -- plain functions the handlers call ------------------------------------------------------
+
+    def bundle_path(self) -> str:
+        return self.bundle_override or self.settings.bundle
+
+    def load_model(self) -> None:
+        """Load the bundle into an engine, or remember why it cannot be used."""
+        self.engine, self.bundle_error = None, None
+        try:
+            self.engine = load_engine(self.bundle_path() or None, self.settings)
+        except BundleError as error:
+            self.bundle_error = str(error)
+            log.error("cannot complete: %s", error)
+            self.notify(types.MessageType.Error, f"nextword cannot complete: {error}")
+
+    def apply_settings(self, options: Any) -> None:
+        previous_bundle = self.bundle_path()
+        self.settings, problems = parse_settings(options, self.settings)
+        for problem in problems:
+            log.warning("%s", problem)
+            self.notify(types.MessageType.Warning, f"nextword: {problem}")
+        if self.engine is not None and self.bundle_path() == previous_bundle:
+            self.engine.configure(self.settings)
+        elif self.initialized:
+            self.load_model()
+
+    def notify(self, kind: types.MessageType, message: str) -> None:
+        """window/showMessage, held back until the client has seen the initialize result."""
+        if not self.initialized:
+            self.pending_messages.append((kind, message))
+            return
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def serves(self, document: DocumentState) -> bool:
+        return document.language_id in self.settings.languages
+
+    def completion_items(
+        self, document: DocumentState, completions: list[Completion]
+    ) -> list[types.CompletionItem]:
+        codec = self.workspace.position_codec
+        items = []
+        for rank, completion in enumerate(completions):
+            content = document.text.content(completion.line)
+            typed = content[completion.word_start : completion.column]
+            start = character_of(codec, content, completion.word_start)
+            end = character_of(codec, content, completion.column)
+            edit_range = types.Range(
+                types.Position(completion.line, start), types.Position(completion.line, end)
+            )
+            items.append(
+                types.CompletionItem(
+                    label=completion.text,
+                    kind=types.CompletionItemKind.Text,
+                    detail=f"{completion.score:.2f}",
+                    sort_text=f"{rank:04d}",
+                    filter_text=filter_text(completion.text, typed),
+                    text_edit=types.TextEdit(edit_range, completion.text),
+                )
+            )
+        return items
+
+
+server = NextwordServer()
+
+
+@server.feature(types.INITIALIZE)
+def initialize(ls: NextwordServer, params: types.InitializeParams) -> None:
+    ls.apply_settings(params.initialization_options)
+    ls.load_model()
+
+
+@server.feature(types.INITIALIZED)
+def initialized(ls: NextwordServer, params: types.InitializedParams) -> None:
+    ls.initialized = True
+    pending, ls.pending_messages = ls.pending_messages, []
+    for kind, message in pending:
+        ls.notify(kind, message)
+
+
+@server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+def did_change_configuration(ls: NextwordServer, params: types.DidChangeConfigurationParams):
+    ls.apply_settings(params.settings)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+def did_open(ls: NextwordServer, params: types.DidOpenTextDocumentParams) -> None:
+    item = params.text_document
+    ls.documents[item.uri] = DocumentState.open(item.uri, item.text, item.language_id, item.version)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+def did_change(ls: NextwordServer, params: types.DidChangeTextDocumentParams) -> None:
+    document = ls.documents.get(params.text_document.uri)
+    if document is None:
+        log.warning("didChange for a document that is not open: %s", params.text_document.uri)
+        return
+    codec = ls.workspace.position_codec
+    for change in params.content_changes:
+        document.apply_change(change, codec)
+    document.version = params.text_document.version
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+def did_close(ls: NextwordServer, params: types.DidCloseTextDocumentParams) -> None:
+    document = ls.documents.pop(params.text_document.uri, None)
+    if document is not None and ls.engine is not None:
+        ls.engine.forget(document)
+
+
+@server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[" "]))
+def completion(
+    ls: NextwordServer, params: types.CompletionParams
+) -> types.CompletionList | list[types.CompletionItem]:
+    document = ls.documents.get(params.text_document.uri)
+    if ls.engine is None or document is None or not ls.serves(document):
+        return []
+    line, column = document.position_from_client(params.position, ls.workspace.position_codec)
+    completions = ls.engine.complete(document, line, column)
+    return types.CompletionList(
+        is_incomplete=True, items=ls.completion_items(document, completions)
+    )
+
+
+@server.feature(PING)
+def ping(ls: NextwordServer, params: Any) -> dict[str, Any]:
+    return {}
+
+
+@server.feature(STATS)
+def stats(ls: NextwordServer, params: Any) -> dict[str, Any]:
+    if ls.engine is None:
+        return {"loaded": False, "error": ls.bundle_error}
+    engine = ls.engine
+    return {
+        "loaded": True,
+        "recurrentSteps": engine.stats.recurrent_steps,
+        "cacheHits": engine.stats.cache_hits,
+        "completions": engine.stats.completions,
+        "cachedStates": len(engine.cache),
+        "cachedBytes": engine.cache.nbytes,
+        "documents": len(ls.documents),
+    }
+
+
+def configure_logging(log_file: str | None, verbose: bool) -> None:
+    handler: logging.Handler = (
+        logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler()
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    if not verbose:
+        logging.getLogger("pygls").setLevel(logging.WARNING)
+
+
+def protocol_stdout() -> Any:
+    """The real stdout for the protocol; fd 1 and sys.stdout then point at stderr, so a stray
+    print (ours or a native library's) can never corrupt the message stream."""
+    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
+    return protocol_out
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="nextword serve", description=__doc__.split("\n")[0])
+    parser.add_argument("--log-file", help="write the log here instead of stderr")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--bundle", help="model bundle directory (overrides the setting)")
+    parser.add_argument("--stdio", action="store_true", help="accepted for editors; the default")
+    args = parser.parse_args(argv)
+    configure_logging(args.log_file, args.verbose)
+    server.bundle_override = args.bundle
+    server.start_io(sys.stdin.buffer, protocol_stdout())
+    return 0

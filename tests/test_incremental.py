@@ -1,0 +1,122 @@
+"""The central invariant, at the engine level: incremental equals fresh.
+
+After any sequence of edits, with completions asked along the way (so cached states from
+earlier texts are around), the completions at any position equal those of a fresh engine that
+opened the final text: same items, same order, same scores.
+"""
+
+from __future__ import annotations
+
+from conftest import TINY_BUNDLE
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nextword.server.context import ContextLimits, span_tokens, tokenize_line
+from nextword.server.document import DocumentState, DocumentText, split_lines
+from nextword.server.engine import Engine, load_engine
+from nextword.server.settings import Settings
+
+FRAGMENTS = [
+    "the ", "gover", "n", "ment ", " ", ".", ". ", ", ", "\n", "\n\n", "\r\n", "\r", "é", "ß",
+    "😀", "👍🏽", "Lon", "don ", "I ", "UNITED ", "1990", "`", "```\n", "~~~\n", "http://x.y ",
+    "don't ", "-", "\t", "Émile ", "ﬁ", "zebrafish ", "people ", "of ", "and ", "said",
+    "e\u0301", "States. ", '"', "\u2028",
+]  # fmt: skip
+# Small limits so that every bound (context windows, look-back, word window) is crossed.
+LIMITS = ContextLimits(lookback_lines=4, lookback_chars=60, window_lines_before=3,
+                       window_lines_after=2)  # fmt: skip
+TEST_SETTINGS = Settings(context=LIMITS, document_cache_megabytes=1, cache_megabytes=1)
+
+texts = st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=3), max_size=12).map("".join)
+edits = st.lists(
+    st.tuples(st.floats(0, 1), st.integers(0, 12), texts, st.floats(0, 1)), max_size=10
+)
+
+
+def position_of(text: str, offset: int) -> tuple[int, int]:
+    """(line, column) of a code point offset (moved off the middle of a \\r\\n)."""
+    if 0 < offset < len(text) and text[offset - 1 : offset + 1] == "\r\n":
+        offset -= 1
+    line, line_start = 0, 0
+    for line_text in split_lines(text)[:-1]:
+        if line_start + len(line_text) > offset:
+            break
+        line_start += len(line_text)
+        line += 1
+    return line, offset - line_start
+
+
+def offset_of(text: str, position: tuple[int, int]) -> int:
+    lines = split_lines(text)
+    return sum(len(line) for line in lines[: position[0]]) + position[1]
+
+
+def all_positions(text: str) -> list[tuple[int, int]]:
+    lines = DocumentText.from_text(text)
+    return [(n, c) for n in range(len(lines)) for c in range(len(lines.content(n)) + 1)]
+
+
+def run_edits(engine: Engine, initial: str, edit_list) -> tuple[DocumentState, str]:
+    document = DocumentState.open("mem://incremental", initial)
+    text = initial
+    engine.complete(document, *position_of(text, len(text)))
+    for version, (where, length, new_text, ask_at) in enumerate(edit_list, 1):
+        start = position_of(text, int(where * len(text)))
+        end = position_of(text, min(len(text), offset_of(text, start) + length))
+        first, last = offset_of(text, start), offset_of(text, end)
+        text = text[:first] + new_text + text[last:]
+        document.edit(start, end, new_text)
+        document.version = version
+        assert document.source == text
+        engine.complete(document, *position_of(text, first + len(new_text)))
+        engine.complete(document, *position_of(text, int(ask_at * len(text))))
+    return document, text
+
+
+shared_engine = load_engine(TINY_BUNDLE, TEST_SETTINGS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=texts, chunk=st.integers(1, 8), cut=st.floats(0, 1))
+def test_line_pieces_tokenize_like_the_whole(text: str, chunk: int, cut: float) -> None:
+    """The cursor line is tokenized in cached pieces split at whitespace: same tokens."""
+    line = text.replace("\n", " ").replace("\r", " ")
+    start = int(cut * len(line))
+    pieces = span_tokens(line, start, len(line), chunk)
+    whole = tokenize_line(line[start:])
+    assert [token for piece in pieces for token in piece.folded] == list(whole.folded)
+    assert [word for piece in pieces for word in piece.words] == list(whole.words)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(initial=texts, edit_list=edits)
+def test_incremental_equals_fresh(initial: str, edit_list) -> None:
+    document, text = run_edits(shared_engine, initial, edit_list)
+    fresh_text = DocumentText.from_text(text)
+    assert document.text.lines == fresh_text.lines
+    assert document.text.fence_lines == fresh_text.fence_lines
+    fresh_engine = Engine(shared_engine.bundle, TEST_SETTINGS)
+    fresh = DocumentState.open("mem://fresh", text)
+    for line, column in all_positions(text)[:80]:
+        assert shared_engine.complete(document, line, column) == fresh_engine.complete(
+            fresh, line, column
+        ), (text, line, column)
+
+
+@settings(max_examples=100, deadline=None)
+@given(initial=texts, edit_list=edits)
+def test_typing_a_character_at_a_time_equals_fresh(initial: str, edit_list) -> None:
+    """Typing the final text into an empty document, asking at every keystroke."""
+    _, text = run_edits(shared_engine, initial, edit_list)
+    document = DocumentState.open("mem://typed", "")
+    for offset, char in enumerate(text):
+        position = position_of(text[:offset], offset)
+        document.edit(position, position, char)
+        shared_engine.complete(document, *position_of(text[: offset + 1], offset + 1))
+    assert document.source == text
+    fresh_engine = Engine(shared_engine.bundle, TEST_SETTINGS)
+    fresh = DocumentState.open("mem://fresh", text)
+    for line, column in all_positions(text)[-40:]:
+        assert shared_engine.complete(document, line, column) == fresh_engine.complete(
+            fresh, line, column
+        )
