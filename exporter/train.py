@@ -350,9 +350,14 @@ def _targets_info(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _log_to(path: Path) -> None:
+    """Send the run's log lines to its own file (a nested softmax-targets run switches back)."""
+    logger = logging.getLogger("nextword")
+    for handler in [h for h in logger.handlers if isinstance(h, logging.FileHandler)]:
+        logger.removeHandler(handler)
+        handler.close()
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logging.getLogger("nextword").addHandler(handler)
+    logger.addHandler(handler)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,8 +7,8 @@ In-process API (the language server, `nextword complete` and the evaluation all 
 
     engine = load_engine()                   # default bundle; load_engine(path, settings)
     document = DocumentState.open("mem://a", "The President of the Uni")
-    document.edit((0, 23), (0, 23), "t")     # (line, column) in code points
-    for item in engine.complete(document, line=0, column=24):
+    document.edit((0, 24), (0, 24), "t")     # (line, column) in code points
+    for item in engine.complete(document, line=0, column=25):
         print(item.text, item.score)         # Completion(text="United", ...)
     engine.forget(document)                  # drop its cached states (e.g. on close)
 
@@ -16,8 +16,10 @@ The pieces `complete` is made of are public so other features can reuse them:
 `analyse_cursor` (context.py) gives the typed prefix and the paragraph's tokens,
 `context_key` turns the tokens into the network's input ids, `prediction(document, key)` brings
 the document's cached state up to the key (0 steps if cached, usually 1 at a word boundary, at
-most max_context_tokens) and returns the prepared output, and `rank` scores the words matching
-the prefix. Each document's states are `document.caches["states"]` (a `DocumentStates`).
+most max_context_tokens) and returns the prepared output, `scores` searches the prefix's id
+range, `rank` adds the nearby-words bonus and orders the candidates, and `finish` restores case
+and applies maxItems. Each document's states are `document.caches["states"]` (`DocumentStates`,
+an LRU keyed by context token ids) and are dropped by `forget`.
 
 Work per keystroke is bounded whatever the document length: the look-back is bounded
 (`ContextLimits`), states are cached by context content (`states.py`), and the faiss search is
@@ -27,7 +29,7 @@ restricted to the prefix's id range.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
@@ -37,6 +39,12 @@ import onnxruntime as ort
 from nextword.server.bundle import Bundle, BundleError, load_bundle
 from nextword.server.context import Cursor, analyse_cursor, nearby_words
 from nextword.server.document import DocumentState
+from nextword.server.memory import (  # issue 6
+    WorkspaceMemory,
+    memory_blocks,
+    memory_bonuses,
+    mix_memory,
+)
 from nextword.server.ranking import Candidate, log_priors, restore_case
 from nextword.server.settings import Settings
 from nextword.server.states import CachedStep, DocumentStates, Key, StateCache
@@ -79,7 +87,6 @@ class Prediction:
     Softmax: log-probabilities over the whole vocabulary, float32 [vocab]."""
     steps: int = 0
     """Recurrent steps run to get it (0: it was cached)."""
-    extra: dict = field(default_factory=dict)
 
 
 def session_options() -> ort.SessionOptions:
@@ -123,6 +130,7 @@ class Engine:
             self.index = faiss.IndexFlatIP(self.rows.shape[1])
             self.index.add(self.rows[:n_words])
         self.cache = StateCache(0, 0)
+        self.workspace_memory = WorkspaceMemory()  # issue 6: memory.py
         self.stats = EngineStats()
         self.configure(self.settings)
 
@@ -145,6 +153,8 @@ class Engine:
         states = document.caches.pop("states", None)
         if states is not None:
             states.clear()
+        document.caches.pop("memory", None)  # issue 6: memory.py
+        self.workspace_memory.drop(document.uri)
 
     # -- the network ----------------------------------------------------------------------------
 
@@ -250,15 +260,21 @@ class Engine:
         prefix: str,
         nearby: dict[str, str],
         limit: int | None = None,
+        memory: dict[str, tuple[float, str]] | None = None,
     ) -> list[Candidate]:
-        """The best `limit` candidates for the prefix (all when None), best first."""
+        """The best `limit` candidates for the prefix (all when None), best first.
+
+        `memory`: {folded word: (cache probability, as written)} from the continuous cache
+        (memory.py), mixed into the scores by `mix_memory`.
+        """
         weights = self.settings.ranking
         vocab = self.vocab
         lo, hi = vocab.prefix_range(prefix)
         typed = fold(prefix)
         matching = {word: written for word, written in nearby.items() if word.startswith(typed)}
         index, n_words = vocab.index, vocab.n_words
-        known = {word: index.get(word, -1) for word in matching}
+        boosts = memory or {}  # issue 6: memory.py
+        known = {word: index.get(word, -1) for word in (*matching, *boosts)}
         in_vocab = sorted(i for i in known.values() if 0 <= i < n_words)
         unknown_id = vocab.unknown_id
         scores = self.scores(prediction, lo, hi, in_vocab + [unknown_id])
@@ -271,10 +287,13 @@ class Engine:
             if word in matching:
                 score += bonus
             rows.append((-score, word, display[word_id], True))
-        unknown_score = scores[unknown_id] + bonus
-        for word, written in matching.items():
+        unknown_score = scores[unknown_id]
+        written_forms = {word: written for word, (_, written) in boosts.items()} | matching
+        for word, written in written_forms.items():
             if not 0 <= known[word] < n_words:
-                rows.append((-unknown_score, word, written, False))
+                score = unknown_score + (bonus if word in matching else 0.0)
+                rows.append((-score, word, written, False))
+        rows = mix_memory(rows, boosts, self.settings.memory)  # issue 6: memory.py
         rows.sort()
         return [Candidate(w, d, -negative, v) for negative, w, d, v in rows[:limit]]
 
@@ -284,11 +303,13 @@ class Engine:
         limits = self.settings.context
         key = self.context_key(cursor.tokens, cursor.truncated)
         prediction = self.prediction(document, key)
+        blocks = memory_blocks(self, document, cursor)  # issue 6: memory.py
         candidates = self.rank(
             prediction,
             cursor.prefix,
             nearby_words(document.text, cursor, limits),
             limit=4 * self.settings.max_items + 8,
+            memory=memory_bonuses(self, blocks, prediction.scores, cursor.prefix),
         )
         return self.finish(candidates, cursor)
 

@@ -21,11 +21,14 @@ from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.protocol import lsp_method
 
+from nextword.server import persist  # issue 6
 from nextword.server.bundle import BundleError
 from nextword.server.document import DocumentState, character_of
 from nextword.server.engine import Completion, Engine, load_engine
+from nextword.server.inline import inline_completion_list, suggest_inline  # issue 6
+from nextword.server.limits import AnsweringProtocol, ProtocolInput
 from nextword.server.ranking import filter_text
 from nextword.server.settings import Settings, parse_settings
 
@@ -35,7 +38,7 @@ PING = "nextword/ping"
 STATS = "nextword/stats"
 
 
-class NextwordProtocol(LanguageServerProtocol):
+class NextwordProtocol(AnsweringProtocol):
     """Leaves document text to the server's own store (see the module docstring)."""
 
     def _user_handler(self, method: str, params: Any) -> Generator[Any, Any, None]:
@@ -137,6 +140,7 @@ server = NextwordServer()
 def initialize(ls: NextwordServer, params: types.InitializeParams) -> None:
     ls.apply_settings(params.initialization_options)
     ls.load_model()
+    attach_memory_store(ls)  # issue 6
 
 
 @server.feature(types.INITIALIZED)
@@ -150,6 +154,7 @@ def initialized(ls: NextwordServer, params: types.InitializedParams) -> None:
 @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
 def did_change_configuration(ls: NextwordServer, params: types.DidChangeConfigurationParams):
     ls.apply_settings(params.settings)
+    attach_memory_store(ls)  # issue 6
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
@@ -174,6 +179,7 @@ def did_change(ls: NextwordServer, params: types.DidChangeTextDocumentParams) ->
 def did_close(ls: NextwordServer, params: types.DidCloseTextDocumentParams) -> None:
     document = ls.documents.pop(params.text_document.uri, None)
     if document is not None and ls.engine is not None:
+        persist.remember(ls.engine, document)  # issue 6: only with memory.persist on
         ls.engine.forget(document)
 
 
@@ -186,6 +192,7 @@ def completion(
         return []
     line, column = document.position_from_client(params.position, ls.workspace.position_codec)
     completions = ls.engine.complete(document, line, column)
+    log.debug("completion %s %d:%d -> %d items", document.uri, line, column, len(completions))
     return types.CompletionList(
         is_incomplete=True, items=ls.completion_items(document, completions)
     )
@@ -210,6 +217,48 @@ def stats(ls: NextwordServer, params: Any) -> dict[str, Any]:
         "cachedBytes": engine.cache.nbytes,
         "documents": len(ls.documents),
     }
+
+
+# -- issue 6: ghost text (inline.py) and the memory's opt-in persistence (persist.py) ----------
+
+FORGET = "nextword.forget"
+
+
+def attach_memory_store(ls: NextwordServer) -> None:
+    if ls.engine is not None:
+        persist.attach(ls.engine, ls.workspace.root_uri)
+
+
+@server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION)
+def inline_completion(
+    ls: NextwordServer, params: types.InlineCompletionParams
+) -> types.InlineCompletionList | None:
+    document = ls.documents.get(params.text_document.uri)
+    if ls.engine is None or document is None or not ls.serves(document):
+        return None
+    if not ls.settings.inline_suggestions:
+        return None
+    codec = ls.workspace.position_codec
+    line, column = document.position_from_client(params.position, codec)
+    suggestion = suggest_inline(ls.engine, document, line, column)
+    log.debug("inline %s %d:%d -> %r", document.uri, line, column, suggestion)
+    return None if suggestion is None else inline_completion_list(document, suggestion, codec)
+
+
+@server.command(FORGET)
+def forget_command(ls: NextwordServer, *args: Any) -> dict[str, Any]:
+    """Delete the stored memory: this workspace's, or every workspace's with argument "all"."""
+    everything = "all" in args
+    removed = persist.forget_learned(ls.engine, ls.workspace.root_uri, everything)
+    log.info("%s: removed %d stored memory file(s)", FORGET, removed)
+    return {"removed": removed}
+
+
+@server.feature(types.SHUTDOWN)
+def shutdown(ls: NextwordServer, params: Any = None) -> None:
+    if ls.engine is not None:
+        for document in ls.documents.values():
+            persist.remember(ls.engine, document)
 
 
 def configure_logging(log_file: str | None, verbose: bool) -> None:
@@ -243,5 +292,5 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     configure_logging(args.log_file, args.verbose)
     server.bundle_override = args.bundle
-    server.start_io(sys.stdin.buffer, protocol_stdout())
-    return 0
+    server.start_io(ProtocolInput(sys.stdin.buffer), protocol_stdout())  # type: ignore[arg-type]
+    return 0 if server.protocol.was_shut_down else 1  # type: ignore[attr-defined]

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nextword.server.context import ContextLimits
+from nextword.server.inline import InlineSettings  # issue 6
+from nextword.server.memory import MemorySettings  # issue 6
 from nextword.server.ranking import RankingWeights
 
 DEFAULT_LANGUAGES = (
@@ -47,6 +49,11 @@ class Settings:
     document_cache_megabytes: int = 64
     ranking: RankingWeights = field(default_factory=RankingWeights)
     context: ContextLimits = field(default_factory=ContextLimits)
+    # issue 6: the continuous cache (memory.py) and ghost text (inline.py)
+    memory: MemorySettings = field(default_factory=MemorySettings)
+    inline_suggestions: bool = True
+    """Answer textDocument/inlineCompletion (the clients decide whether to ask)."""
+    inline: InlineSettings = field(default_factory=InlineSettings)
 
 
 _MINIMUM: dict[str, float] = {
@@ -58,6 +65,12 @@ _MINIMUM: dict[str, float] = {
     "lookback_chars": 64,
     "window_lines_before": 0,
     "window_lines_after": 0,
+    "max_pairs": 1,  # issue 6: memory.py, inline.py
+    "max_lines": 1,
+    "theta": 0,
+    "weight": 0,
+    "temperature": 0.001,
+    "max_words": 1,
 }
 
 
@@ -158,7 +171,7 @@ def parse_settings(options: Any, base: Settings | None = None) -> tuple[Settings
     raw, nested = section(options)
     settings = Settings() if base is None else base
     if raw is None:
-        if options is not None and not isinstance(options, dict) or nested:
+        if nested or (options is not None and not isinstance(options, dict)):
             problems.append("nextword settings must be a JSON object; ignoring them")
         return settings, problems
     return _merge(settings, raw, "", problems, nested), problems

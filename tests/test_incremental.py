@@ -7,7 +7,7 @@ opened the final text: same items, same order, same scores.
 
 from __future__ import annotations
 
-from conftest import TINY_BUNDLE
+from conftest import TINY_BUNDLE, TINY_SOFTMAX_BUNDLE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -118,5 +118,20 @@ def test_typing_a_character_at_a_time_equals_fresh(initial: str, edit_list) -> N
     fresh = DocumentState.open("mem://fresh", text)
     for line, column in all_positions(text)[-40:]:
         assert shared_engine.complete(document, line, column) == fresh_engine.complete(
+            fresh, line, column
+        )
+
+
+softmax_engine = load_engine(TINY_SOFTMAX_BUNDLE, TEST_SETTINGS)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(initial=texts, edit_list=edits)
+def test_incremental_equals_fresh_for_softmax_bundles(initial: str, edit_list) -> None:
+    document, text = run_edits(softmax_engine, initial, edit_list)
+    fresh_engine = Engine(softmax_engine.bundle, TEST_SETTINGS)
+    fresh = DocumentState.open("mem://fresh", text)
+    for line, column in all_positions(text)[:40]:
+        assert softmax_engine.complete(document, line, column) == fresh_engine.complete(
             fresh, line, column
         )

@@ -36,3 +36,16 @@ def test_missing_bundle_is_reported_not_raised(tmp_path) -> None:
     )
     assert result.returncode == 1 and "manifest.json is missing" in result.stderr
     assert result.stdout == ""
+
+
+def test_serve_logs_to_the_log_file_never_to_stdout(tmp_path) -> None:
+    log_file = tmp_path / "server.log"
+    command = [sys.executable, "-m", "nextword.server.cli", "serve", "-v"]
+    result = subprocess.run(
+        [*command, "--log-file", str(log_file), "--bundle", str(TINY_BUNDLE)],
+        input=b"",
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.stdout == b""
+    assert log_file.read_text().strip() and result.stderr == b""

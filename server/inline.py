@@ -1,0 +1,142 @@
+"""Ghost text: the rest of the current word and the next few words, by a greedy rollout.
+
+From the cursor's context the engine ranks the words matching the typed prefix (with the
+document's memory, memory.py); the best one is kept if it leads the runner-up by at least
+`min_margin` (the confidence), fed to the network (one recurrent step, cached like any other
+state), and the next word is ranked with nothing typed. The rollout stops at `max_words`, at the
+first word that is not confident enough, or where the network expects punctuation, a number or
+a paragraph end rather than a word. Nothing is offered when even the first word is not
+confident, or when the line goes on after the cursor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from lsprotocol import types
+from pygls.workspace.position_codec import PositionCodec
+
+from nextword.server.context import Cursor, analyse_cursor, nearby_words
+from nextword.server.document import DocumentState, character_of
+from nextword.server.memory import memory_blocks, memory_bonuses
+from nextword.server.ranking import Candidate, restore_case
+from nextword.server.tokenizer import CONTINUE_SYMBOL, UNKNOWN_SYMBOL, fold
+
+if TYPE_CHECKING:
+    from nextword.server.engine import Engine, Prediction
+
+Key = tuple[int, ...]
+
+MEMORY_TRUSTED = 0.5
+"""Cache probability from which the memory's word goes on even where the network expects
+punctuation."""
+
+
+@dataclass
+class InlineSettings:
+    max_words: int = 4
+    """Most words in one suggestion (the rest of the current word counts as one)."""
+    min_margin: float = 0.1
+    """Confidence: how far the best word's ranking score must lead the runner-up's."""
+
+
+@dataclass(frozen=True)
+class InlineSuggestion:
+    text: str
+    """Replaces line[word_start:column]: the typed part, the rest of the word, the next words."""
+    line: int
+    word_start: int
+    column: int
+    words: tuple[str, ...]
+    margins: tuple[float, ...]
+
+
+def extend_key(engine: Engine, key: Key, folded: str) -> Key:
+    """The context key after one more token (a new window every max_context_tokens)."""
+    extended = (*key, engine.vocab.id_of(folded))
+    if len(extended) - 1 >= engine.bundle.max_context_tokens:
+        return (engine.vocab.id_of(CONTINUE_SYMBOL),)
+    return extended
+
+
+def _model_scores(engine: Engine, prediction: Prediction, ids: np.ndarray) -> np.ndarray:
+    if engine.index is not None:
+        return engine.bundle.output_embeddings[ids] @ prediction.scores[0]
+    return prediction.scores[ids]
+
+
+def expects_symbol(engine: Engine, prediction: Prediction, best: Candidate) -> bool:
+    """The network finds punctuation, a number or a paragraph end likelier than the word."""
+    vocab = engine.vocab
+    skip = {vocab.id_of(UNKNOWN_SYMBOL), vocab.id_of(CONTINUE_SYMBOL)}
+    symbols = np.asarray([i for i in range(vocab.n_words, len(vocab)) if i not in skip])
+    if symbols.size == 0:
+        return False
+    word_id = vocab.id_of(best.folded)
+    word_id = word_id if word_id < vocab.n_words else vocab.unknown_id
+    word_score = float(_model_scores(engine, prediction, np.asarray([word_id]))[0])
+    return float(_model_scores(engine, prediction, symbols).max()) > word_score
+
+
+def rollout(engine: Engine, document: DocumentState, cursor: Cursor) -> InlineSuggestion | None:
+    settings = engine.settings.inline
+    key = engine.context_key(cursor.tokens, cursor.truncated)
+    nearby = nearby_words(document.text, cursor, engine.settings.context)
+    blocks = memory_blocks(engine, document, cursor)
+    prefix, sentence_start = cursor.prefix, cursor.sentence_start
+    words: list[str] = []
+    margins: list[float] = []
+    while len(words) < settings.max_words:
+        prediction = engine.prediction(document, key)
+        memory = memory_bonuses(engine, blocks, prediction.scores, prefix)
+        candidates = engine.rank(prediction, prefix, nearby, limit=2, memory=memory)
+        if not candidates:
+            break
+        best = candidates[0]
+        margin = best.score - candidates[1].score if len(candidates) > 1 else float("inf")
+        if margin < settings.min_margin:
+            break
+        from_memory = memory.get(best.folded, (0.0, ""))[0]
+        # The memory knows what follows a name the network reads as <unk>: trust it then.
+        if not prefix and from_memory < MEMORY_TRUSTED and expects_symbol(engine, prediction, best):
+            break
+        words.append(restore_case(best.display, prefix, sentence_start))
+        margins.append(margin)
+        key = extend_key(engine, key, best.folded)
+        prefix, sentence_start = "", False
+    typed = cursor.prefix
+    if not words or (len(words) == 1 and fold(words[0]) == fold(typed)):
+        return None
+    first = words[0]
+    if fold(first[: len(typed)]) == fold(typed):  # keep the typed letters as the user typed them
+        first = typed + first[len(typed) :]
+    text = " ".join([first, *words[1:]])
+    return InlineSuggestion(
+        text, cursor.line, cursor.word_start, cursor.column, tuple(words), tuple(margins)
+    )
+
+
+def suggest_inline(
+    engine: Engine, document: DocumentState, line: int, column: int
+) -> InlineSuggestion | None:
+    """Ghost text at (line, column) in code points, or None when not confident."""
+    cursor = analyse_cursor(document.text, line, column, engine.settings.context)
+    if cursor is None or document.text.content(cursor.line)[cursor.column :].strip():
+        return None
+    return rollout(engine, document, cursor)
+
+
+def inline_completion_list(
+    document: DocumentState, suggestion: InlineSuggestion, codec: PositionCodec
+) -> types.InlineCompletionList:
+    """The LSP answer: one item replacing the typed part of the word (client units)."""
+    content = document.text.content(suggestion.line)
+    start = character_of(codec, content, suggestion.word_start)
+    end = character_of(codec, content, suggestion.column)
+    edit_range = types.Range(
+        types.Position(suggestion.line, start), types.Position(suggestion.line, end)
+    )
+    item = types.InlineCompletionItem(insert_text=suggestion.text, range=edit_range)
+    return types.InlineCompletionList(items=[item])

@@ -1,0 +1,368 @@
+"""The continuous cache (Grave et al., ICLR 2017): the document's own words, found by context.
+
+For every word written in a bounded window before the cursor, the memory keeps the pair
+(the network's predicted vector just before the word, the word as written). At a cursor, a word
+w that matches the typed prefix scores
+
+    cache(w) = sum over stored pairs (v_i, w) of exp(theta * (cos(p, v_i) - 1))
+
+where p is the prediction at the cursor. Normalised over the words matching the prefix, this
+p_cache is mixed with the model's distribution over the same words as in Grave et al.:
+(1 - weight) * p_model + weight * p_cache (`mix_memory`). Words the vocabulary lacks (names,
+jargon, identifiers) become candidates this way, written as the user wrote them.
+
+The stored vectors are the predictions the completion path computes anyway: the memory walks the
+window with the same context keys (paragraph start, a continue marker every max_context_tokens)
+and asks `Engine.prediction`, whose states are cached by content; a word typed with completions
+on costs no extra recurrent step. The content is a deterministic function of (text, cursor):
+
+- the window is the text before the word being typed, back to at most `max_lines` lines and
+  `max_pairs` words, split into pieces (a line, or a ~256-character slice of a long line cut at
+  whitespace, so the pieces before the cursor do not change while typing);
+- each piece's pairs are cached by (context key at its start, its text), so an edit costs only
+  the pieces it touches (and the ones after it in the same paragraph); the assembled block is
+  reused while the pieces are the same objects (every keystroke inside a word).
+
+Workspace memory (off by default) adds the last block of every other open document, and the
+persisted memory (persist.py, off by default) adds what earlier sessions learned.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from nextword.server.context import Cursor, paragraph_tokens
+from nextword.server.document import DocumentState
+from nextword.server.tokenizer import CONTINUE_SYMBOL, PARAGRAPH_SYMBOL, fold, iter_tokens
+
+if TYPE_CHECKING:
+    from nextword.server.engine import Engine
+
+Key = tuple[int, ...]
+
+_PIECE = 256
+_SPACE = re.compile(r"\s")
+_AFTER_EVERY_CHAR = "\U0010ffff"
+_UNITS_PER_DOCUMENT = 4096
+
+
+@dataclass
+class MemorySettings:
+    enabled: bool = True
+    """Complete with the document's own words, found by context (the continuous cache)."""
+    max_pairs: int = 2000
+    """Most (prediction, word) pairs kept for one document: the words before the cursor."""
+    max_lines: int = 400
+    """Lines before the cursor the memory reads back at most."""
+    theta: float = 5.0
+    """Sharpness: how much more a pair in a similar context counts than one in another."""
+    weight: float = 0.3
+    """Mixing weight lambda: p = (1 - lambda) * p_model + lambda * p_cache."""
+    temperature: float = 0.1
+    """Turns ranking scores into p_model = softmax(score / temperature) for the mixing."""
+    workspace: bool = False
+    """Also use the words of the other open documents (off: documents never share words)."""
+    persist: bool = False
+    """Keep what was learned between sessions, per workspace, in the user's data directory."""
+
+
+@dataclass(frozen=True)
+class Piece:
+    line: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Unit:
+    """The pairs of one piece of text, after the context `start_key`."""
+
+    vectors: np.ndarray
+    """Predicted vectors before each word, float32 [words, dim]."""
+    words: tuple[str, ...]
+    written: tuple[str, ...]
+    end_key: Key
+
+
+@dataclass(frozen=True)
+class MemoryBlock:
+    """Pairs ready for scoring: rows sorted by word, so a prefix's rows are one slice."""
+
+    vectors: np.ndarray
+    """float32 [pairs, dim], unit length."""
+    words: list[str]
+    """Sorted distinct folded words."""
+    written: list[str]
+    """Each word as last written."""
+    starts: np.ndarray
+    """Row where each word's pairs start (len(words) + 1 entries)."""
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def word_range(self, typed: str) -> tuple[int, int]:
+        lo = bisect.bisect_left(self.words, typed)
+        return lo, bisect.bisect_left(self.words, typed + _AFTER_EVERY_CHAR, lo)
+
+    def mass(self, query: np.ndarray, typed: str, theta: float) -> dict[str, tuple[float, str]]:
+        """{word: (cache mass, as written)} for the words starting with `typed` (folded)."""
+        lo, hi = self.word_range(typed)
+        if lo == hi:
+            return {}
+        first, last = int(self.starts[lo]), int(self.starts[hi])
+        similarity = self.vectors[first:last] @ query
+        weights = np.exp(theta * (similarity.astype(np.float64) - 1.0))
+        sums = np.add.reduceat(weights, self.starts[lo:hi] - first)
+        return {
+            self.words[lo + i]: (float(value), self.written[lo + i])
+            for i, value in enumerate(sums.tolist())
+        }
+
+
+def empty_block(dim: int) -> MemoryBlock:
+    return MemoryBlock(np.zeros((0, dim), np.float32), [], [], np.zeros(1, np.int64))
+
+
+def make_block(vectors: np.ndarray, words: list[str], written: list[str]) -> MemoryBlock:
+    """A block from pairs in text order (the last spelling of a word wins)."""
+    if not words:
+        return empty_block(vectors.shape[1] if vectors.ndim == 2 else 0)
+    order = sorted(range(len(words)), key=lambda i: (words[i], i))
+    distinct: list[str] = []
+    spelled: list[str] = []
+    starts: list[int] = []
+    for row, i in enumerate(order):
+        if not distinct or distinct[-1] != words[i]:
+            distinct.append(words[i])
+            spelled.append(written[i])
+            starts.append(row)
+        else:
+            spelled[-1] = written[i]
+    starts.append(len(order))
+    rows = np.ascontiguousarray(vectors[np.asarray(order)], dtype=np.float32)
+    return MemoryBlock(rows, distinct, spelled, np.asarray(starts, np.int64))
+
+
+def combine_mass(
+    blocks: list[MemoryBlock], query: np.ndarray, typed: str, theta: float
+) -> dict[str, tuple[float, str]]:
+    """{word: (probability, as written)}: the cache distribution over the words matching the
+    prefix, over all the blocks."""
+    total: dict[str, tuple[float, str]] = {}
+    for block in blocks:
+        for word, (mass, written) in block.mass(query, typed, theta).items():
+            previous = total.get(word)
+            total[word] = (mass + previous[0], previous[1]) if previous else (mass, written)
+    norm = sum(mass for mass, _ in total.values())
+    if norm <= 0.0:
+        return {}
+    return {word: (mass / norm, written) for word, (mass, written) in total.items()}
+
+
+@lru_cache(maxsize=1 << 14)
+def piece_tokens(text: str) -> tuple[tuple[str, str | None], ...]:
+    """(folded, as written for words else None) for every token of a piece."""
+    return tuple(
+        (token.folded, token.text if token.kind == "word" else None) for token in iter_tokens(text)
+    )
+
+
+def piece_bounds(content: str, end: int) -> list[tuple[int, int]]:
+    """content[:end] as pieces split at the first whitespace after each multiple of `_PIECE`."""
+    bounds: list[tuple[int, int]] = []
+    start, point = 0, _PIECE
+    while point < end:
+        space = _SPACE.search(content, point, end)
+        if space is None:
+            break
+        bounds.append((start, space.start()))
+        start = space.start()
+        point = (start // _PIECE + 1) * _PIECE
+    bounds.append((start, end))
+    return bounds
+
+
+def window_pieces(document: DocumentState, cursor: Cursor, settings: MemorySettings) -> list[Piece]:
+    """The pieces before the word at the cursor, back to `max_lines` lines and `max_pairs` words."""
+    text = document.text
+    pieces: list[Piece] = []
+    words = 0
+    for line in range(cursor.line, max(-1, cursor.line - settings.max_lines), -1):
+        content = text.content(line)
+        end = cursor.word_start if line == cursor.line else len(content)
+        for start, stop in reversed(piece_bounds(content, end)):
+            count = sum(written is not None for _, written in piece_tokens(content[start:stop]))
+            if words + count > settings.max_pairs:
+                return pieces[::-1]
+            words += count
+            pieces.append(Piece(line, start, stop))
+    return pieces[::-1]
+
+
+class DocumentMemory:
+    """One document's units (cached by content) and its last assembled block."""
+
+    def __init__(self, dim: int) -> None:
+        self.units: OrderedDict[tuple[Key, str], Unit] = OrderedDict()
+        self.last_units: list[Unit] = []
+        self.block = empty_block(dim)
+
+    def unit(self, engine: Engine, document: DocumentState, start_key: Key, text: str) -> Unit:
+        cache_key = (start_key, text)
+        unit = self.units.get(cache_key)
+        if unit is not None:
+            self.units.move_to_end(cache_key)
+            return unit
+        unit = build_unit(engine, document, start_key, text)
+        self.units[cache_key] = unit
+        while len(self.units) > _UNITS_PER_DOCUMENT:
+            self.units.popitem(last=False)
+        return unit
+
+    def update(self, engine: Engine, document: DocumentState, cursor: Cursor) -> MemoryBlock:
+        """The block for the text before the cursor's word."""
+        settings = engine.settings.memory
+        pieces = window_pieces(document, cursor, settings)
+        units = []
+        key: Key | None = None
+        paragraph = (engine.vocab.id_of(PARAGRAPH_SYMBOL),)
+        text = document.text
+        for piece in pieces:
+            content = text.content(piece.line)
+            if piece.start == 0 and not content.strip():
+                key = paragraph  # a blank line: the next line starts a paragraph
+                continue
+            if key is None:
+                limits = engine.settings.context
+                tokens, truncated = paragraph_tokens(text, piece.line, piece.start, limits)
+                key = engine.context_key(tokens, truncated)
+            unit = self.unit(engine, document, key, content[piece.start : piece.end])
+            units.append(unit)
+            key = unit.end_key
+        same = len(units) == len(self.last_units) and all(
+            a is b for a, b in zip(units, self.last_units)
+        )
+        if not same:
+            self.last_units = units
+            self.block = assemble(units, engine.bundle.output_embeddings.shape[1])
+        return self.block
+
+
+def build_unit(engine: Engine, document: DocumentState, start_key: Key, text: str) -> Unit:
+    """Walk a piece from `start_key`, taking the cached prediction before every word."""
+    vocab = engine.vocab
+    limit = engine.bundle.max_context_tokens
+    continue_id = vocab.id_of(CONTINUE_SYMBOL)
+    first, tail = start_key[0], list(start_key[1:])
+    vectors: list[np.ndarray] = []
+    words: list[str] = []
+    written: list[str] = []
+    for folded, surface in piece_tokens(text):
+        if surface is not None:
+            prediction = engine.prediction(document, (first, *tail))
+            vectors.append(prediction.scores[0])
+            words.append(folded)
+            written.append(surface)
+        tail.append(vocab.id_of(folded))
+        if len(tail) >= limit:  # context_symbols: a new window every `limit` tokens
+            first, tail = continue_id, []
+    dim = engine.bundle.output_embeddings.shape[1]
+    matrix = np.stack(vectors) if vectors else np.zeros((0, dim), np.float32)
+    return Unit(matrix, tuple(words), tuple(written), (first, *tail))
+
+
+def assemble(units: list[Unit], dim: int) -> MemoryBlock:
+    if not units:
+        return empty_block(dim)
+    vectors = np.concatenate([unit.vectors for unit in units])
+    words = [word for unit in units for word in unit.words]
+    written = [word for unit in units for word in unit.written]
+    return make_block(vectors, words, written)
+
+
+def document_memory(engine: Engine, document: DocumentState) -> DocumentMemory:
+    memory = document.caches.get("memory")
+    if memory is None:
+        memory = DocumentMemory(engine.bundle.output_embeddings.shape[1])
+        document.caches["memory"] = memory
+    return memory
+
+
+class WorkspaceMemory:
+    """The last block of every open document (used only with `workspace` on), and the block
+    loaded from the persisted store (used only with `persist` on)."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, MemoryBlock] = {}
+        self.persisted: MemoryBlock | None = None
+        self.store: Path | None = None
+        """The file `persisted` came from and is written back to (persist.py)."""
+
+    def others(self, uri: str) -> list[MemoryBlock]:
+        return [self.documents[name] for name in sorted(self.documents) if name != uri]
+
+    def drop(self, uri: str) -> MemoryBlock | None:
+        return self.documents.pop(uri, None)
+
+
+def memory_blocks(engine: Engine, document: DocumentState, cursor: Cursor) -> list[MemoryBlock]:
+    """The blocks a completion at the cursor may use (none when the memory is off)."""
+    settings = engine.settings.memory
+    if not settings.enabled or engine.index is None:
+        return []
+    block = document_memory(engine, document).update(engine, document, cursor)
+    blocks = [block]
+    workspace = engine.workspace_memory
+    if settings.workspace:
+        workspace.documents[document.uri] = block
+        blocks += workspace.others(document.uri)
+    if settings.persist and workspace.persisted is not None:
+        blocks.append(workspace.persisted)
+    return blocks
+
+
+def memory_bonuses(
+    engine: Engine, blocks: list[MemoryBlock], query: np.ndarray, prefix: str
+) -> dict[str, tuple[float, str]]:
+    """{folded word: (bonus, as written)} for the words matching the typed prefix."""
+    if not blocks:
+        return {}
+    settings = engine.settings.memory
+    vector = np.asarray(query, dtype=np.float32).reshape(-1)
+    return combine_mass(blocks, vector, fold(prefix), settings.theta)
+
+
+Row = tuple[float, str, str, bool]
+"""(-score, folded word, display form, in vocabulary), as `Engine.rank` builds them."""
+
+
+def mix_memory(
+    rows: list[Row], cache: dict[str, tuple[float, str]], settings: MemorySettings
+) -> list[Row]:
+    """Grave et al.'s interpolation, restricted to the words matching the prefix.
+
+    The ranking scores become a distribution p_model = softmax(score / temperature) over the
+    candidate rows; the mixture (1 - weight) * p_model + weight * p_cache is mapped back to the
+    score scale, so a word the memory does not know keeps its score (shifted by the same constant
+    for every row: temperature * log(1 - weight)).
+    """
+    if not cache or not rows:
+        return rows
+    temperature, weight = settings.temperature, min(settings.weight, 0.999)
+    scores = np.asarray([-row[0] for row in rows], dtype=np.float64)
+    top = float(scores.max())
+    model = np.exp((scores - top) / temperature)
+    total = float(model.sum())
+    from_cache = np.asarray([cache[row[1]][0] if row[1] in cache else 0.0 for row in rows])
+    mixed = (1.0 - weight) * model / total + weight * from_cache
+    with np.errstate(divide="ignore"):
+        final = temperature * np.log(mixed) + top + temperature * np.log(total)
+    return [(-value, *row[1:]) for value, row in zip(final.tolist(), rows)]

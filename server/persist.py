@@ -1,0 +1,193 @@
+"""Opt-in persistence of the memory (memory.py) between sessions, per workspace.
+
+Off unless `memory.persist` is on. The pairs the memory learned from a workspace's documents
+(predicted vectors as float16, and the words) are kept in one file per workspace under the
+user's data directory, `$XDG_DATA_HOME/nextword` (else `~/.local/share/nextword`):
+
+    workspaces/<sha256 of the workspace URI, 32 hex digits>.npz
+
+Files are written atomically (a temporary file in the same directory, then `os.replace`) with
+mode 0600 in directories of mode 0700, and never outside the data directory. They hold words the
+user wrote, so forgetting is one command: the LSP command `nextword.forget` (this workspace, or
+every workspace with the argument "all") or `nextword forget [--workspace URI | --all]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from nextword.server.document import DocumentState
+from nextword.server.memory import MemoryBlock, make_block
+
+if TYPE_CHECKING:
+    from nextword.server.engine import Engine
+
+log = logging.getLogger(__name__)
+
+SUFFIX = ".npz"
+MAX_PERSISTED_PAIRS = 20_000
+
+
+def data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "nextword"
+
+
+def workspace_file(workspace_uri: str, base: Path | None = None) -> Path:
+    digest = hashlib.sha256(workspace_uri.encode("utf-8")).hexdigest()[:32]
+    return (base or data_dir()) / "workspaces" / f"{digest}{SUFFIX}"
+
+
+def _inside(path: Path, base: Path) -> bool:
+    return path.resolve().is_relative_to(base.resolve())
+
+
+def block_rows(block: MemoryBlock) -> tuple[np.ndarray, list[str], list[str]]:
+    """The block's pairs as (vectors, word per row, spelling per row)."""
+    counts = np.diff(block.starts).tolist()
+    words = [word for word, count in zip(block.words, counts) for _ in range(count)]
+    written = [spelled for spelled, count in zip(block.written, counts) for _ in range(count)]
+    return block.vectors, words, written
+
+
+def merge_blocks(old: MemoryBlock | None, new: MemoryBlock, max_pairs: int) -> MemoryBlock:
+    """The new pairs and as many old ones as fit in `max_pairs` (the new ones win)."""
+    vectors, words, written = block_rows(new)
+    if old is not None and len(old) and len(words) < max_pairs:
+        room = max_pairs - len(words)
+        old_vectors, old_words, old_written = block_rows(old)
+        vectors = np.concatenate([old_vectors[-room:], vectors])
+        words, written = old_words[-room:] + words, old_written[-room:] + written
+    return make_block(vectors[-max_pairs:], words[-max_pairs:], written[-max_pairs:])
+
+
+def save_block(path: Path, block: MemoryBlock, base: Path | None = None) -> None:
+    """Write the block atomically with mode 0600; refuses a path outside the data directory."""
+    base = base or data_dir()
+    if not _inside(path, base):
+        raise ValueError(f"refusing to write {path}: outside {base}")
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _, words, written = block_rows(block)
+    handle, temporary = tempfile.mkstemp(prefix=".memory-", suffix=SUFFIX, dir=path.parent)
+    try:
+        os.fchmod(handle, 0o600)
+        with os.fdopen(handle, "wb") as out:
+            np.savez(
+                out,
+                vectors=block.vectors.astype(np.float16),
+                words=np.asarray(words, dtype=str),
+                written=np.asarray(written, dtype=str),
+            )
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def load_block(path: Path) -> MemoryBlock | None:
+    """The stored block, or None when there is none (or it cannot be read: logged)."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            vectors = data["vectors"].astype(np.float32)
+            words, written = data["words"].tolist(), data["written"].tolist()
+    except (OSError, ValueError, KeyError) as error:
+        log.warning("ignoring the stored memory %s: %s", path, error)
+        return None
+    if len(vectors) != len(words) or len(words) != len(written):
+        log.warning("ignoring the stored memory %s: columns differ in length", path)
+        return None
+    return make_block(vectors, words, written)
+
+
+def forget(workspace_uri: str | None = None, base: Path | None = None) -> list[Path]:
+    """Delete one workspace's stored memory (every workspace's when None); the files removed."""
+    base = base or data_dir()
+    folder = base / "workspaces"
+    if workspace_uri is not None:
+        targets = [workspace_file(workspace_uri, base)]
+    else:
+        targets = sorted(folder.glob(f"*{SUFFIX}")) + sorted(folder.glob(f".memory-*{SUFFIX}"))
+    removed = []
+    for target in targets:
+        if _inside(target, base) and target.is_file():
+            target.unlink()
+            removed.append(target)
+    return removed
+
+
+# -- what the language server calls --------------------------------------------------------------
+
+
+def attach(engine: Engine, workspace_uri: str | None) -> None:
+    """Load the workspace's stored memory into the engine when `memory.persist` is on (and drop
+    it from the engine when off); a no-op when already attached to that workspace."""
+    workspace = engine.workspace_memory
+    if not engine.settings.memory.persist or not workspace_uri:
+        workspace.persisted, workspace.store = None, None
+        return
+    path = workspace_file(workspace_uri)
+    if workspace.store != path:
+        workspace.persisted, workspace.store = load_block(path), path
+        log.info("memory persistence on: %s", path)
+
+
+def remember(engine: Engine, document: DocumentState) -> bool:
+    """Merge what the memory learned from the document into the workspace's store and write it
+    (only with `memory.persist` on and a workspace attached). True when written."""
+    workspace = engine.workspace_memory
+    memory = document.caches.get("memory")
+    if not engine.settings.memory.persist or workspace.store is None or memory is None:
+        return False
+    if not len(memory.block):
+        return False
+    workspace.persisted = merge_blocks(workspace.persisted, memory.block, MAX_PERSISTED_PAIRS)
+    try:
+        save_block(workspace.store, workspace.persisted)
+    except OSError as error:
+        log.warning("cannot store the memory in %s: %s", workspace.store, error)
+        return False
+    return True
+
+
+def forget_learned(engine: Engine | None, workspace_uri: str | None, everything: bool) -> int:
+    """The `nextword.forget` command: delete the stored memory (this workspace's, or every
+    workspace's) and what the engine loaded from it. The number of files removed."""
+    if engine is not None:
+        engine.workspace_memory.persisted = None
+    if not everything and not workspace_uri:
+        return 0
+    return len(forget(None if everything else workspace_uri))
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="nextword forget",
+        description="Delete the memory nextword stored for a workspace (memory.persist).",
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--workspace", help="the workspace folder (a path or a file:// URI)")
+    which.add_argument("--all", action="store_true", help="every workspace")
+    args = parser.parse_args(argv)
+    workspace = args.workspace
+    if workspace is not None and "://" not in workspace:
+        workspace = Path(workspace).resolve().as_uri()
+    removed = forget(None if args.all else workspace)
+    print(f"nextword forget: removed {len(removed)} file(s) from {data_dir()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

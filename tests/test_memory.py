@@ -1,0 +1,145 @@
+"""The continuous cache (memory.py): the document's own words, found by context."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from conftest import TINY_BUNDLE, TINY_SOFTMAX_BUNDLE
+
+from nextword.server.document import DocumentState
+from nextword.server.engine import Engine, load_engine
+from nextword.server.memory import MemorySettings, make_block, mix_memory, piece_bounds
+from nextword.server.settings import Settings, parse_settings
+
+NAME = "Zorblat Quenwick"
+# Far more lines than the ranking's nearby-words window, so only the memory can know the name.
+FILLER = "\n".join(f"Line {i} of the people and the government." for i in range(60))
+STORY = f"{NAME} came. Then {NAME} left. We met {NAME} again.\n{FILLER}\nToday "
+
+
+def engine_with(bundle=TINY_BUNDLE, **memory) -> Engine:
+    settings = Settings()
+    settings.memory = dataclasses.replace(settings.memory, **memory)
+    return load_engine(bundle, settings)
+
+
+def words_at_end(engine: Engine, document: DocumentState) -> list[str]:
+    last = len(document.text) - 1
+    column = len(document.text.content(last))
+    return [completion.text for completion in engine.complete(document, last, column)]
+
+
+@pytest.fixture(scope="module")
+def memory_engine() -> Engine:
+    return engine_with()
+
+
+def test_a_made_up_name_is_completed_from_its_first_letters(memory_engine: Engine) -> None:
+    document = DocumentState.open("mem://story", STORY + "Zo")
+    assert words_at_end(memory_engine, document)[0] == "Zorblat"
+    document = DocumentState.open("mem://story", STORY + "Zorblat Qu")
+    assert words_at_end(memory_engine, document)[0] == "Quenwick"
+
+
+def test_without_the_memory_the_name_is_not_offered() -> None:
+    engine = engine_with(enabled=False)
+    document = DocumentState.open("mem://story", STORY + "Zo")
+    assert "Zorblat" not in words_at_end(engine, document)
+
+
+def test_the_name_keeps_the_case_it_was_written_in(memory_engine: Engine) -> None:
+    document = DocumentState.open("mem://story", STORY.replace("Zorblat", "ZorBlat") + "zo")
+    # Typed in lower case: the word as written (restore_case leaves a lower-case prefix alone).
+    assert "ZorBlat" in words_at_end(memory_engine, document)
+
+
+def test_words_do_not_leak_into_another_document(memory_engine: Engine) -> None:
+    memory_engine.complete(DocumentState.open("mem://a", STORY), STORY.count("\n"), 6)
+    other = DocumentState.open("mem://b", "Here Zo")
+    assert "Zorblat" not in words_at_end(memory_engine, other)
+
+
+def test_workspace_memory_shares_words_between_open_documents() -> None:
+    engine = engine_with(workspace=True)
+    first = DocumentState.open("mem://a", STORY)
+    engine.complete(first, STORY.count("\n"), 6)
+    other = DocumentState.open("mem://b", "Here Zo")
+    assert "Zorblat" in words_at_end(engine, other)
+    engine.forget(first)  # closed: its words go with it
+    other = DocumentState.open("mem://c", "Here Zo")
+    assert "Zorblat" not in words_at_end(engine, other)
+
+
+def test_the_memory_is_bounded_by_max_pairs() -> None:
+    engine = engine_with(max_pairs=10)
+    document = DocumentState.open("mem://story", STORY + "Zo")
+    words_at_end(engine, document)
+    assert 0 < len(document.caches["memory"].block) <= 10
+    assert "Zorblat" not in words_at_end(engine, document)  # the name is further back
+
+
+def test_typing_inside_a_word_reuses_the_block(memory_engine: Engine) -> None:
+    document = DocumentState.open("mem://typing", STORY + "Z")
+    words_at_end(memory_engine, document)
+    block = document.caches["memory"].block
+    steps = memory_engine.stats.recurrent_steps
+    document.edit((STORY.count("\n"), 7), (STORY.count("\n"), 7), "o")
+    words_at_end(memory_engine, document)
+    assert document.caches["memory"].block is block
+    assert memory_engine.stats.recurrent_steps == steps
+
+
+def test_an_edit_far_back_equals_a_fresh_build(memory_engine: Engine) -> None:
+    document = DocumentState.open("mem://edited", STORY + "Zo")
+    before = words_at_end(memory_engine, document)
+    document.edit((0, 0), (0, 0), "Once ")
+    fresh = DocumentState.open("mem://fresh", "Once " + STORY + "Zo")
+    assert memory_engine.complete(document, STORY.count("\n"), 8) == memory_engine.complete(
+        fresh, STORY.count("\n"), 8
+    )
+    assert before[0] == "Zorblat"
+
+
+def test_softmax_bundles_complete_without_the_memory() -> None:
+    engine = engine_with(TINY_SOFTMAX_BUNDLE)
+    document = DocumentState.open("mem://story", STORY + "Zo")
+    words_at_end(engine, document)
+    assert "memory" not in document.caches
+
+
+def test_memory_settings_are_read_and_checked() -> None:
+    settings, problems = parse_settings(
+        {"nextword": {"memory": {"enabled": False, "maxPairs": 0, "theta": 20}}}
+    )
+    assert settings.memory.enabled is False
+    assert settings.memory.theta == 20
+    assert settings.memory.max_pairs == MemorySettings().max_pairs
+    assert len(problems) == 1 and "maxPairs" in problems[0]
+
+
+def test_mixing_keeps_the_order_of_words_the_memory_does_not_know() -> None:
+    rows = [(-0.5, "a", "a", True), (-0.4, "b", "b", True), (-0.1, "c", "c", False)]
+    mixed = mix_memory(rows, {"c": (1.0, "c")}, MemorySettings(weight=0.5, temperature=0.1))
+    shift = 0.1 * np.log(0.5)
+    assert -mixed[0][0] == pytest.approx(0.5 + shift)
+    assert -mixed[1][0] == pytest.approx(0.4 + shift)
+    assert -mixed[2][0] > -rows[2][0] + shift  # the memory's word gained
+
+
+def test_blocks_sort_rows_by_word_and_keep_the_last_spelling() -> None:
+    vectors = np.eye(3, dtype=np.float32)
+    block = make_block(vectors, ["b", "a", "b"], ["B", "a", "bB"])
+    assert block.words == ["a", "b"] and block.written == ["a", "bB"]
+    masses = block.mass(np.asarray([0, 0, 1], np.float32), "b", theta=1.0)
+    assert masses["b"][0] == pytest.approx(np.exp(-1.0) + 1.0)
+
+
+def test_long_lines_split_into_stable_pieces() -> None:
+    line = " ".join(["word"] * 200)
+    pieces = piece_bounds(line, len(line))
+    assert len(pieces) > 1
+    assert "".join(line[a:b] for a, b in pieces) == line
+    typing = piece_bounds(line, 700)  # the cursor mid-line: all but the last piece are stable
+    assert typing[:-1] == pieces[: len(typing) - 1]
