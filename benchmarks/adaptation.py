@@ -1,6 +1,7 @@
 """Document adaptation: the continuous cache's keystroke savings, and ghost text accept rates.
 
-    python benchmarks/adaptation.py tune     # grid over theta, weight, temperature on dev text
+    python benchmarks/adaptation.py tune          # grid: theta, weight, temperature (dev text)
+    python benchmarks/adaptation.py tune-inline   # ghost text accept rate by min_margin (dev)
     python benchmarks/adaptation.py report   # held-out kinds: KSR with and without the memory,
                                              # and the inline suggestions' accept rate
 
@@ -26,13 +27,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from heldout import DEFAULT_CACHE, HeldoutConfig, build, corpus_split, to_ascii, word_count
+from heldout import (
+    DEFAULT_CACHE,
+    HeldoutConfig,
+    build,
+    clip_paragraph,
+    corpus_split,
+    to_ascii,
+    word_count,
+)
 
 from nextword.server.document import DocumentState
 from nextword.server.engine import Engine, load_engine
 from nextword.server.evaluate import evaluate_files
 from nextword.server.evaluate_sessions import EngineSession
-from nextword.server.inline import suggest_inline
+from nextword.server.inline import InlineSuggestion, suggest_inline
 from nextword.server.settings import Settings
 from nextword.server.tokenizer import fold, tokenize
 
@@ -57,7 +66,7 @@ def tuning_texts(config: HeldoutConfig, words_per_file: int) -> list[Path]:
         chosen: list[str] = []
         total = 0
         for raw in paragraphs[len(paragraphs) // 3 :]:
-            paragraph = " ".join(to_ascii(raw).split())
+            paragraph = clip_paragraph(" ".join(to_ascii(raw).split()), 150)
             if not paragraph or paragraph in heldout:
                 continue
             chosen.append(paragraph)
@@ -85,13 +94,27 @@ def ksr(engine: Engine, name: str, paths: list[Path]) -> dict:
     }
 
 
-def inline_accept(engine: Engine, path: Path) -> dict:
-    """Ghost text at the start of every word and after its first letter, typed in order."""
+def truncate(suggestion: InlineSuggestion, min_margin: float) -> list[str]:
+    """The words the rollout would have kept with a higher `min_margin` (it is greedy: the same
+    words, cut at the first one below the threshold)."""
+    kept: list[str] = []
+    for word, margin in zip(suggestion.words, suggestion.margins):
+        if margin < min_margin:
+            break
+        kept.append(word)
+    return kept
+
+
+def inline_accept(engine: Engine, path: Path, margins: list[float]) -> dict[float, dict]:
+    """Ghost text at the start of every word and after its first letter, typed in order; one
+    rollout at the lowest threshold gives the figures for every threshold in `margins`."""
     text = path.read_text(encoding="utf-8")
     tokens = [t for t in tokenize(text) if t.kind in ("word", "number")]
     document = DocumentState.open("eval://inline", "")
     line, column, typed_to = 0, 0, 0
-    counts = {"asked": 0, "shown": 0, "accepted": 0, "words_accepted": 0, "first_word_right": 0}
+    counts = {
+        m: dict.fromkeys(("asked", "shown", "accepted", "words_accepted"), 0) for m in margins
+    }
 
     def type_up_to(end: int) -> None:
         nonlocal line, column, typed_to
@@ -100,7 +123,10 @@ def inline_accept(engine: Engine, path: Path) -> dict:
             document.edit((line, column), (line, column), piece)
             document.version += 1
             parts = piece.split("\n")
-            line, column = line + len(parts) - 1, (column if len(parts) == 1 else 0) + len(parts[-1])
+            line, column = (
+                line + len(parts) - 1,
+                (column if len(parts) == 1 else 0) + len(parts[-1]),
+            )
         typed_to = end
 
     for number, token in enumerate(tokens):
@@ -109,27 +135,48 @@ def inline_accept(engine: Engine, path: Path) -> dict:
             if typed >= len(token.text):
                 break
             type_up_to(token.start + typed)
-            counts["asked"] += 1
             suggestion = suggest_inline(engine, document, line, column)
-            if suggestion is None:
-                continue
-            counts["shown"] += 1
-            words = [fold(word) for word in suggestion.words]
-            right = 0
-            for word, expected in zip(words, following):
-                if word != expected:
-                    break
-                right += 1
-            counts["first_word_right"] += right > 0
-            if right == len(words):
-                counts["accepted"] += 1
-                counts["words_accepted"] += right
+            for margin, row in counts.items():
+                row["asked"] += 1
+                words = [] if suggestion is None else truncate(suggestion, margin)
+                if not words or (
+                    len(words) == 1 and typed and fold(words[0]) == fold(token.text[:typed])
+                ):
+                    continue
+                row["shown"] += 1
+                if [fold(word) for word in words] == following[: len(words)]:
+                    row["accepted"] += 1
+                    row["words_accepted"] += len(words)
     engine.forget(document)
-    shown = max(counts["shown"], 1)
-    counts["shown_percent"] = 100.0 * counts["shown"] / max(counts["asked"], 1)
-    counts["accept_percent"] = 100.0 * counts["accepted"] / shown
-    counts["words_per_accept"] = counts["words_accepted"] / max(counts["accepted"], 1)
+    for row in counts.values():
+        row["shown_percent"] = 100.0 * row["shown"] / max(row["asked"], 1)
+        row["accept_percent"] = 100.0 * row["accepted"] / max(row["shown"], 1)
+        row["words_per_accept"] = row["words_accepted"] / max(row["accepted"], 1)
     return counts
+
+
+def tune_inline(args: argparse.Namespace) -> int:
+    """Accept rate and shown rate of ghost text by confidence threshold, on the tuning text."""
+    paths = tuning_texts(HeldoutConfig(cache=args.cache), args.words)
+    margins = sorted(args.margins)
+    settings = Settings()
+    settings.inline = dataclasses.replace(settings.inline, min_margin=margins[0])
+    engine = load_engine(args.bundle, settings)
+    totals = {m: {"asked": 0, "shown": 0, "accepted": 0, "words_accepted": 0} for m in margins}
+    for path in paths:
+        for margin, row in inline_accept(engine, path, margins).items():
+            for key in totals[margin]:
+                totals[margin][key] += row[key]
+    print("| min margin | shown % | accepted % | words per accept |\n|---|---|---|---|")
+    for margin, row in totals.items():
+        print(
+            f"| {margin:g} | {100.0 * row['shown'] / max(row['asked'], 1):.1f} | "
+            f"{100.0 * row['accepted'] / max(row['shown'], 1):.1f} | "
+            f"{row['words_accepted'] / max(row['accepted'], 1):.2f} |"
+        )
+    OUT.mkdir(exist_ok=True)
+    (OUT / "adaptation-tune-inline.json").write_text(json.dumps(totals, indent=2))
+    return 0
 
 
 def tune(args: argparse.Namespace) -> int:
@@ -139,18 +186,22 @@ def tune(args: argparse.Namespace) -> int:
     base = ksr(engine_for(args.bundle, enabled=False), "memory off", paths)
     print(f"memory off: KSR {base['ksr']}", flush=True)
     rows.append({"enabled": False, **base})
-    for theta, weight, temperature in itertools.product(args.theta, args.weight, args.temperature):
+    grid = itertools.product(args.theta, args.weight, args.temperature, args.same_previous)
+    for theta, weight, temperature, same in grid:
         started = time.perf_counter()
-        engine = engine_for(args.bundle, theta=theta, weight=weight, temperature=temperature)
+        engine = engine_for(
+            args.bundle, theta=theta, weight=weight, temperature=temperature, same_previous=same
+        )
         result = ksr(engine, "memory", paths)
         gain = result["ksr"][6] - base["ksr"][6]
         print(
-            f"theta {theta:g} weight {weight:g} temperature {temperature:g}: KSR@6 "
+            f"theta {theta:g} weight {weight:g} temperature {temperature:g} same {same:g}: KSR@6 "
             f"{result['ksr'][6]:.2f} ({gain:+.2f}) KSR@1 {result['ksr'][1]:.2f} "
             f"[{time.perf_counter() - started:.0f} s]",
             flush=True,
         )
-        rows.append({"theta": theta, "weight": weight, "temperature": temperature, **result})
+        config = {"theta": theta, "weight": weight, "temperature": temperature, "same": same}
+        rows.append({**config, **result})
     OUT.mkdir(exist_ok=True)
     (OUT / "adaptation-tune.json").write_text(json.dumps(rows, indent=2))
     return 0
@@ -164,19 +215,28 @@ def report(args: argparse.Namespace) -> int:
         "memory on": engine_for(args.bundle),
     }
     results: dict[str, dict] = {}
-    lines = ["| text | words | KSR@6 off % | KSR@6 on % | gain | KSR@1 off % | KSR@1 on % |"]
-    lines.append("|---|---|---|---|---|---|---|")
+    lines = [
+        "| text | words | KSR@6 off % | KSR@6 on % | gain | KSR@1 off % | KSR@1 on % "
+        "| p50 ms off / on | p99 ms off / on |"
+    ]
+    lines.append("|---|---|---|---|---|---|---|---|---|")
     for kind, path in texts.items():
         row = {name: ksr(engine, name, [path]) for name, engine in engines.items()}
         off, on = row["memory off"], row["memory on"]
-        row["inline"] = inline_accept(engines["memory on"], path)
+        margin = Settings().inline.min_margin
+        row["inline"] = inline_accept(engines["memory on"], path, [margin])[margin]
         results[kind] = row
         lines.append(
             f"| {kind} | {on['words']} | {off['ksr'][6]:.2f} | {on['ksr'][6]:.2f} | "
-            f"{on['ksr'][6] - off['ksr'][6]:+.2f} | {off['ksr'][1]:.2f} | {on['ksr'][1]:.2f} |"
+            f"{on['ksr'][6] - off['ksr'][6]:+.2f} | {off['ksr'][1]:.2f} | {on['ksr'][1]:.2f} | "
+            f"{off['p50_ms']:.2f} / {on['p50_ms']:.2f} | {off['p99_ms']:.2f} / {on['p99_ms']:.2f} |"
         )
         print(lines[-1], flush=True)
-    lines += ["", "| text | asked | shown % | accepted % | words per accept |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| text | asked | shown % | accepted % | words per accept |",
+        "|---|---|---|---|---|",
+    ]
     for kind, row in results.items():
         inline = row["inline"]
         lines.append(
@@ -195,7 +255,7 @@ def report(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["tune", "report"])
+    parser.add_argument("command", choices=["tune", "tune-inline", "report"])
     parser.add_argument("--bundle", help="bundle directory (default: the bundled default model)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--words", type=int, default=400, help="tuning words per corpus file")
@@ -203,8 +263,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--theta", type=float, nargs="+", default=[10.0, 25.0, 50.0])
     parser.add_argument("--weight", type=float, nargs="+", default=[0.1, 0.25, 0.5])
     parser.add_argument("--temperature", type=float, nargs="+", default=[0.05, 0.1, 0.2])
+    parser.add_argument("--same-previous", type=float, nargs="+", default=[1.0, 5.0])
+    parser.add_argument("--margins", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.2, 0.3])
     args = parser.parse_args(argv)
-    return tune(args) if args.command == "tune" else report(args)
+    commands = {"tune": tune, "tune-inline": tune_inline, "report": report}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

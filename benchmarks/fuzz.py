@@ -56,11 +56,22 @@ def encode(message: Any) -> bytes:
 class RawServer:
     """`nextword serve` on pipes, written to byte by byte; a thread reads its messages."""
 
-    def __init__(self, command: list[str], log_path: Path) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        log_path: Path,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.log_path = log_path
         self.log = log_path.open("ab")
         self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            cwd=cwd,
+            env=env,
         )
         self.responses: dict[Any, dict[str, Any]] = {}
         self.notifications: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()

@@ -3,10 +3,11 @@
 Kinds of text, each written as ASCII-folded plain paragraphs separated by blank lines (Presage
 aborts on some non-ASCII input, and every system must type the same text):
 
-- `corpus-dev`: the exporter's dev split of `../shared/corpus` (every 20th paragraph, numbered
-  across the corpus files exactly as `nextword.exporter.data.tokenize_corpus` numbers them), so
-  the default model never trained on it. Paragraphs are sampled evenly over the split and cut
-  at a sentence end so that the long State of the Union lines do not swamp the sample.
+- `corpus-dev`: the exporter's dev split of `../shared/corpus` (every 20th paragraph, split into
+  paragraphs and numbered across the corpus files by the exporter's own functions, exactly as
+  `nextword.exporter.data.tokenize_corpus` does), so the default model never trained on it.
+  An equal share of words comes from each file; paragraphs are sampled evenly over its split
+  and cut at a sentence end so that the long State of the Union lines do not swamp the sample.
 - `python-docs`: technical prose, the tutorial and HOWTOs of Debian's `python3.11-doc` (reST
   sources, markup and code blocks stripped).
 - `fortunes`: informal text, Debian's `fortunes` (one fortune per paragraph).
@@ -64,6 +65,8 @@ class HeldoutConfig:
     min_paragraph_words: int = 6
     cache: Path = DEFAULT_CACHE
     corpus: Path = SHARED_CORPUS
+    paragraphs: str = "auto"
+    """The exporter's paragraph mode (`nextword train --paragraphs`), which defines the split."""
 
 
 def to_ascii(text: str) -> str:
@@ -113,7 +116,7 @@ def spread(items: list[str], wanted: int) -> list[str]:
     return [items[int(i * stride)] for i in range(wanted)]
 
 
-def corpus_split(corpus: Path) -> tuple[list[str], dict[str, list[str]]]:
+def corpus_split(corpus: Path, mode: str = "auto") -> tuple[list[str], dict[str, list[str]]]:
     """(train paragraphs, {file: dev paragraphs}), numbered 1.. across the files in the
     exporter's order, so the dev split is exactly the one the exporter holds out."""
     train: list[str] = []
@@ -121,7 +124,7 @@ def corpus_split(corpus: Path) -> tuple[list[str], dict[str, list[str]]]:
     number = 0
     for path in corpus_files([corpus]):
         held = dev.setdefault(path.name, [])
-        for paragraph in iter_paragraphs([path]):
+        for paragraph in iter_paragraphs([path], mode):  # type: ignore[arg-type]
             number += 1
             (held if number % DEV_EVERY == 0 else train).append(paragraph)
     return train, dev
@@ -129,7 +132,7 @@ def corpus_split(corpus: Path) -> tuple[list[str], dict[str, list[str]]]:
 
 def corpus_dev_paragraphs(config: HeldoutConfig) -> list[str]:
     """An equal share of words from every corpus file's dev paragraphs, sampled evenly."""
-    _, dev = corpus_split(config.corpus)
+    _, dev = corpus_split(config.corpus, config.paragraphs)
     share = HeldoutConfig(
         **{**config.__dict__, "words_per_kind": config.words_per_kind // len(dev)}
     )
@@ -284,7 +287,7 @@ def build_presage_training_text(config: HeldoutConfig) -> Path:
     """The training split (every paragraph but the dev ones), ASCII-folded, for text2ngram."""
     path = config.cache / "corpus-train.txt"
     if not path.exists():
-        train, _ = corpus_split(config.corpus)
+        train, _ = corpus_split(config.corpus, config.paragraphs)
         partial = path.with_suffix(".partial")
         with partial.open("w", encoding="ascii") as out:
             for paragraph in train:

@@ -46,6 +46,8 @@ class QualityConfig:
     """Run Presage on only the first this many texts (0: all); it is the slow one."""
     presage_cache: Path | None = None
     """Where Presage runs are remembered (None: always run)."""
+    rows_cache: Path | None = None
+    """Where the in-process systems' rows are remembered (None: always run)."""
     progress: bool = True
 
 
@@ -98,28 +100,43 @@ def cached_presage_run(
     return run
 
 
-def presage_rows(
-    name: str,
-    database: Path,
-    texts: dict[str, Path],
-    suggestions: list[int],
-    cache: Path | None = None,
-) -> list[Row]:
-    rows: list[Row] = []
-    for kind, path in texts.items():
-        runs = {n: cached_presage_run(path, database, n, cache) for n in suggestions}
-        widest = runs[max(suggestions)]
-        rows.append(
-            Row(
-                name, kind, widest.words, {n: run.ksr for n, run in runs.items()},
-                widest.next_word_top1, widest.next_word_top3,
-                latency_ms={"mean": 1000 * widest.seconds / max(widest.predictions, 1)},
-                seconds=sum(run.seconds for run in runs.values()),
-                note="reused from an earlier run" if widest.reused else "",
-            )
-        )  # fmt: skip
-        log.info("%s on %s: KSR %s", name, kind, {n: round(r.ksr, 1) for n, r in runs.items()})
-    return rows
+def presage_row(
+    name: str, database: Path, kind: str, path: Path, suggestions: list[int], cache: Path | None
+) -> Row:
+    runs = {n: cached_presage_run(path, database, n, cache) for n in suggestions}
+    widest = runs[max(suggestions)]
+    log.info("%s on %s: KSR %s", name, kind, {n: round(r.ksr, 1) for n, r in runs.items()})
+    return Row(
+        name, kind, widest.words, {n: run.ksr for n, run in runs.items()},
+        widest.next_word_top1, widest.next_word_top3,
+        latency_ms={"mean": 1000 * widest.seconds / max(widest.predictions, 1)},
+        seconds=sum(run.seconds for run in runs.values()),
+        note="reused from an earlier run" if widest.reused else "",
+    )  # fmt: skip
+
+
+def presage_jobs(config: QualityConfig) -> list[tuple]:
+    """(name, database, kind, path, suggestions, cache) for every Presage row to make."""
+    if not presage_eval.available():
+        return []
+    texts = list(config.texts.items())[: config.presage_texts or None]
+    databases = [
+        (
+            "Presage, stock database",
+            presage_eval.stock_database(),
+            [max(config.presage_suggestions)],
+        )
+    ]
+    if config.presage_database is not None:
+        databases.insert(
+            0,
+            ("Presage, trained on the corpus", config.presage_database, config.presage_suggestions),
+        )
+    return [
+        (name, database, kind, path, suggestions, config.presage_cache)
+        for name, database, suggestions in databases
+        for kind, path in texts
+    ]
 
 
 def python_systems(config: QualityConfig) -> dict[str, Callable[[], TypingSession]]:
@@ -140,32 +157,54 @@ def python_systems(config: QualityConfig) -> dict[str, Callable[[], TypingSessio
     return systems
 
 
+def system_identity(factory: Callable[[], TypingSession], config: QualityConfig) -> str:
+    """What a system's figures depend on: its bundle's manifest and its settings (engine
+    systems), or its code and the unigram counts' training text (baselines)."""
+    engine = getattr(factory, "engine", None)
+    if engine is None:
+        return f"baseline|{config.unigram_text}|{config.unigram_text.stat().st_size}"
+    manifest = (engine.bundle.path / "manifest.json").read_bytes()
+    return f"{hashlib.sha256(manifest).hexdigest()}|{engine.settings!r}"
+
+
+def evaluate_cached(
+    name: str, kind: str, path: Path, factory: Callable[[], TypingSession], config: QualityConfig
+) -> Row:
+    """One system on one text, reused from `config.rows_cache` when nothing it depends on
+    changed (same text, bundle, settings, suggestion counts)."""
+    cache = config.rows_cache
+    key = "|".join(
+        [name, hashlib.sha256(path.read_bytes()).hexdigest(), system_identity(factory, config),
+         str(config.suggestions)]
+    )  # fmt: skip
+    stored = json.loads(cache.read_text(encoding="utf-8")) if cache and cache.exists() else {}
+    if key in stored:
+        log.info("%s on %s: reused from %s", name, kind, cache)
+        row = Row(**stored[key])
+        row.ksr = {int(n): v for n, v in row.ksr.items()}
+        row.note = "reused from an earlier run"
+        return row
+    summary = evaluate_files(name, [path], factory, config.suggestions, config.progress)
+    row = row_from_summary(summary, kind)
+    log.info("%s on %s: KSR %s", name, kind, {n: round(v, 1) for n, v in summary.ksr.items()})
+    if cache:
+        with _CACHE_LOCK:
+            stored = json.loads(cache.read_text(encoding="utf-8")) if cache.exists() else {}
+            stored[key] = asdict(row)
+            cache.write_text(json.dumps(stored, indent=1), encoding="utf-8")
+    return row
+
+
 def run_quality(config: QualityConfig) -> list[Row]:
     rows: list[Row] = []
-    futures: list[Future] = []
-    presage_texts = dict(list(config.texts.items())[: config.presage_texts or None])
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        if presage_eval.available():
-            if config.presage_database is not None:
-                futures.append(
-                    pool.submit(
-                        presage_rows, "Presage, trained on the corpus", config.presage_database,
-                        presage_texts, config.presage_suggestions, config.presage_cache,
-                    )
-                )  # fmt: skip
-            futures.append(
-                pool.submit(
-                    presage_rows, "Presage, stock database", presage_eval.stock_database(),
-                    presage_texts, [max(config.presage_suggestions)], config.presage_cache,
-                )
-            )  # fmt: skip
+    # Presage runs as child processes, two at a time: it is the slowest system by far, and the
+    # in-process systems finish long before it.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures: list[Future] = [pool.submit(presage_row, *job) for job in presage_jobs(config)]
         for name, factory in python_systems(config).items():
             for kind, path in config.texts.items():
-                summary = evaluate_files(name, [path], factory, config.suggestions, config.progress)
-                rows.append(row_from_summary(summary, kind))
-                log.info("%s on %s: KSR %s", name, kind, summary.ksr)
-        for future in futures:
-            rows.extend(future.result())
+                rows.append(evaluate_cached(name, kind, path, factory, config))
+        rows.extend(future.result() for future in futures)
     return rows
 
 

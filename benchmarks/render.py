@@ -38,8 +38,8 @@ def _section_quality(results: dict, out: Path) -> list[str]:
     reused = sorted({row["system"] for row in rows if row.get("note")})
     if reused:
         lines += [
-            f"Rows reused from an earlier run of the same texts and database: {', '.join(reused)} "
-            "(`--fresh` reruns them).",
+            f"Rows reused from an earlier run with the same text, bundle/database and settings: "
+            f"{', '.join(reused)} (`--fresh` reruns them).",
             "",
         ]
     if not results.get("presage_installed", True):

@@ -116,7 +116,7 @@ def plot_ksr(rows: list[dict], suggestions: int, path: Path) -> None:
     value = {(r["system"], r["text"]): r["ksr"].get(suggestions, r["ksr"].get(str(suggestions)))
              for r in rows}  # fmt: skip
     width = 0.8 / max(len(systems), 1)
-    figure, axes = plt.subplots(figsize=(10, 5))
+    figure, axes = plt.subplots(figsize=(10, 6))
     for i, system in enumerate(systems):
         xs = [k + i * width for k in range(len(kinds))]
         ys = [value.get((system, kind)) or 0.0 for kind in kinds]
@@ -124,7 +124,7 @@ def plot_ksr(rows: list[dict], suggestions: int, path: Path) -> None:
     axes.set_xticks([k + 0.4 - width / 2 for k in range(len(kinds))], kinds)
     axes.set_ylabel(f"keystroke savings, % ({suggestions} suggestions)")
     axes.set_title("Keystrokes saved on held-out text (higher is better)")
-    axes.legend(fontsize=8, ncol=2)
+    axes.legend(fontsize=8, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.08))
     axes.grid(axis="y", alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, dpi=110)

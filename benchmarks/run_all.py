@@ -21,6 +21,7 @@ with the in-process systems.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shutil
 import subprocess
@@ -59,6 +60,7 @@ class Plan:
     corpus_files: list[Path]
     training_text: Path
     fresh: bool = False
+    training_hidden: int = 0
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -156,6 +158,7 @@ def run_quality_section(plan: Plan, results: dict) -> None:
         presage_suggestions=[6] if plan.quick else [1, 6],
         presage_texts=1 if plan.quick else 0,
         presage_cache=None if plan.fresh else plan.cache / "presage-runs.json",
+        rows_cache=None if plan.fresh else plan.cache / "quality-rows.json",
         progress=not plan.quick,
     )
     results["quality"] = quality.rows_to_json(quality.run_quality(config))
@@ -203,23 +206,35 @@ def run_latency(plan: Plan) -> dict:
 def run_training_section(plan: Plan, results: dict) -> None:
     try:
         import training_speed
-    except ImportError as error:  # torch missing: the [train] extra is not installed
+    except ModuleNotFoundError as error:
+        if error.name not in ("torch", "transformers", "onnx"):
+            raise
         results["training"] = {"error": f"needs the [train] extra ({error.name})"}
         return
     if plan.quick:
         config = training_speed.TrainingSpeedConfig(
             plan.corpus_files, vocab_sizes=(500, 2_000), seconds=1.0, max_steps=3, hidden=32,
-            input_dim=16,
-            dev_tokens=300, targets="random",
+            input_dim=16, dev_tokens=300, targets="random",
         )  # fmt: skip
     else:
         config = training_speed.TrainingSpeedConfig(plan.corpus_files)
-        manifest = read_manifest(plan.bundle)
-        config.hidden = int(manifest["network"]["hidden_size"])
-        config.input_dim = int(manifest["network"]["input_dim"])
+        network = read_manifest(plan.bundle)["network"]
+        config.hidden = plan.training_hidden or int(network["hidden_size"])
+        config.input_dim = int(network["input_dim"])
+    described = {**config.__dict__, "corpus": [str(p) for p in config.corpus]}
+    # The runs do not depend on the bundle's weights: reuse an earlier run of the same settings.
+    cache = None if plan.fresh else plan.cache / "training-runs.json"
+    key = json.dumps(described, sort_keys=True, default=str)
+    stored = json.loads(cache.read_text(encoding="utf-8")) if cache and cache.exists() else {}
+    if key in stored:
+        log.info("training runs reused from %s", cache)
+        results["training"] = {**stored[key], "reused": True}
+        return
     rows = training_speed.run_training_speed(config)
-    results["training"] = {"config": {**config.__dict__, "corpus": [str(p) for p in config.corpus]},
-                           "rows": training_speed.rows_to_json(rows)}  # fmt: skip
+    results["training"] = {"config": described, "rows": training_speed.rows_to_json(rows)}
+    if cache:
+        stored[key] = results["training"]
+        cache.write_text(json.dumps(stored, indent=1), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,7 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=heldout.SHARED_CORPUS)
     parser.add_argument("--words", type=int, default=3000, help="words per kind of text")
     parser.add_argument("--only", default=",".join(SECTIONS), help="sections to run")
-    parser.add_argument("--fresh", action="store_true", help="rerun Presage even if cached")
+    parser.add_argument("--fresh", action="store_true", help="rerun everything, reuse nothing")
+    parser.add_argument(
+        "--training-hidden", type=int, default=0, help="hidden size for the training runs "
+        "(default: the bundle's)",
+    )  # fmt: skip
     parser.add_argument(
         "--train-pair",
         type=int,
@@ -251,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     plan = make_plan(args)
     plan.fresh = args.fresh or plan.quick
+    plan.training_hidden = args.training_hidden
     if args.train_pair and not plan.quick:
         plan.other_bundles.update(train_matched_pair(plan, args.corpus, args.train_pair))
     plan.out.mkdir(parents=True, exist_ok=True)

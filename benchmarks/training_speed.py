@@ -33,7 +33,7 @@ from nextword.exporter.data import (
     provisional_to_vocab,
     tokenize_corpus,
 )
-from nextword.exporter.evaluate import dev_sample, evaluate, token_loss
+from nextword.exporter.evaluate import evaluate, token_loss
 from nextword.exporter.losses import LossConfig
 from nextword.exporter.model import Predictor, PredictorConfig
 from nextword.exporter.targets import minilm_static, random_targets
@@ -51,7 +51,7 @@ class TrainingSpeedConfig:
     seconds: float = 60.0
     """Training time per run (the steps' own time, not data preparation or evaluation)."""
     max_steps: int = 100_000
-    batch_size: int = 64
+    batch_size: int = 32
     input_dim: int = 128
     hidden: int = 512
     max_context_tokens: int = 64
@@ -74,6 +74,14 @@ class TrainingSpeedRow:
     dev_top1: float
     dev_top6: float
     dev_ksr6: float
+
+
+def dev_sample(chunks, max_tokens: int) -> np.ndarray:
+    """Evenly spaced dev chunk indices (every corpus file represented), about max_tokens."""
+    if chunks.n_tokens <= max_tokens:
+        return np.arange(len(chunks))
+    count = max(1, int(len(chunks) * max_tokens / chunks.n_tokens))
+    return np.unique(np.linspace(0, len(chunks) - 1, count).astype(np.int64))
 
 
 def padded_vocabulary(corpus: TokenizedCorpus, size: int) -> Vocabulary:

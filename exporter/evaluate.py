@@ -31,7 +31,7 @@ class DevFigures:
     top6: float = 0.0
     ksr6: float = 0.0
     words: int = 0
-    tokens: int = 0
+    dev_tokens: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -94,7 +94,7 @@ class DevScorer:
             top6=self.top6 / words,
             ksr6=1 - self.cost / max(self.keys, 1),
             words=self.words,
-            tokens=tokens,
+            dev_tokens=tokens,
         )
 
 

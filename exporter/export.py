@@ -122,7 +122,8 @@ def manifest_for(checkpoint: Checkpoint, parity: float, steps: int, tolerance: f
     config, args, vocab = checkpoint.config, checkpoint.args, checkpoint.vocab
     training_keys = (
         "epochs", "max_steps", "time_budget", "batch_size", "lr", "warmup", "clip", "seed",
-        "world_size", "dropout", "vocab_size", "min_count", "dev_tokens",
+        "world_size", "dropout", "vocab_size", "min_count", "dev_tokens", "dev_every",
+        "paragraphs", "threads",
     )  # fmt: skip
     training: dict[str, Any] = {key: args.get(key) for key in training_keys}
     progress = checkpoint.progress
@@ -161,6 +162,10 @@ def manifest_for(checkpoint: Checkpoint, parity: float, steps: int, tolerance: f
         "training": training,
         "evaluation": {
             "dev": checkpoint.dev,
+            "history": [
+                {key: entry.get(key) for key in ("step", "train_tokens", "top1", "top6", "ksr6")}
+                for entry in checkpoint.history
+            ],
             "decoding": "nearest target row in the prefix's id range (no prior, no cache)",
         },
         "export": {

@@ -16,6 +16,7 @@ import math
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -162,10 +163,119 @@ def make_targets(args: argparse.Namespace, workers: Workers) -> tuple[Vocabulary
     return None, build
 
 
-def train_run(args: argparse.Namespace, workers: Workers) -> Path:
-    """Train (or resume) the run in args.out; returns the checkpoint path."""
-    out = Path(args.out)
-    path = out / CHECKPOINT_NAME
+@dataclass
+class Trainer:
+    """One training run's state; `train_run` builds it, `loop` advances it."""
+
+    args: argparse.Namespace
+    workers: Workers
+    data: TrainingData
+    config: PredictorConfig
+    model: Predictor
+    network: torch.nn.Module  # the model, or its DistributedDataParallel wrapper
+    optimizer: torch.optim.Optimizer
+    targets: torch.Tensor | None
+    progress: Progress
+    history: list[dict[str, Any]]
+    steps_per_epoch: int
+    total_steps: int
+
+    @property
+    def out(self) -> Path:
+        return Path(self.args.out)
+
+    @property
+    def path(self) -> Path:
+        return self.out / CHECKPOINT_NAME
+
+    @property
+    def loss_config(self) -> LossConfig:
+        return LossConfig(self.args.loss, self.args.vmf_lambda1, self.args.vmf_lambda2)
+
+    def save(self, figures: DevFigures | None = None) -> None:
+        if not self.workers.is_main:
+            return
+        dev = figures.to_dict() if figures else (self.history[-1] if self.history else {})
+        checkpoint = Checkpoint(
+            self.config, self.model.state_dict(), self.data.vocab, self.targets, vars(self.args),
+            self.progress, self.optimizer.state_dict(), torch.get_rng_state(), self.data.corpus,
+            _targets_info(self.args), dev, self.history,
+            [p.tolist() for p in parity_sample(self.data.dev)],
+        )  # fmt: skip
+        save_checkpoint(self.path, checkpoint)
+
+    def dev_figures(self) -> DevFigures:
+        data, progress = self.data, self.progress
+        indices = evenly_spaced(data.dev, self.args.dev_tokens)
+        figures = evaluate(
+            self.model, data.dev, data.dev_word_lengths, indices, data.vocab, self.targets,
+            self.loss_config,
+        )  # fmt: skip
+        record = {"step": progress.step, "epoch": progress.epoch, "train_tokens": progress.tokens}
+        record |= {"seconds": round(progress.train_seconds, 1), **figures.to_dict()}
+        self.history.append(record)
+        with (self.out / "history.jsonl").open("a", encoding="utf-8") as stream:
+            stream.write(json.dumps(record) + "\n")
+        log.info("step %d: %s", progress.step, figures.line())
+        return figures
+
+    def step(self, chunk_ids: np.ndarray) -> tuple[float, int]:
+        """One optimizer step on these chunks; returns the loss and the tokens it counted."""
+        args, progress = self.args, self.progress
+        torch.manual_seed(step_seed(args.seed, progress.step, self.workers.rank))
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(args, progress, self.total_steps)
+        inputs, target_ids = batch_arrays(self.data.train, chunk_ids, self.data.vocab.unknown_id)
+        outputs, _ = self.network(torch.from_numpy(inputs))
+        flat_targets = torch.from_numpy(target_ids).reshape(-1)
+        keep = flat_targets != IGNORE_INDEX
+        flat_outputs = outputs.reshape(-1, outputs.shape[-1])[keep]
+        loss = token_loss(flat_outputs, flat_targets[keep], self.targets, self.loss_config)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), args.clip)
+        self.optimizer.step()
+        return loss.item(), int(keep.sum())
+
+    def loop(self) -> str:
+        """Train until finished, out of budget, halted or interrupted; returns which."""
+        args, progress, workers = self.args, self.progress, self.workers
+        stop = StopRequest()
+        last_checkpoint = time.monotonic()
+        steps_here = 0
+        bar = tqdm(
+            total=self.total_steps, initial=progress.step, unit="step", dynamic_ncols=True,
+            disable=args.quiet or not workers.is_main, desc=f"train {self.out.name}",
+        )  # fmt: skip
+        self.model.train()
+        while True:
+            batches = epoch_batches(self.data.train, args.batch_size, args.seed, progress.epoch)
+            for index in range(progress.batch_in_epoch, self.steps_per_epoch):
+                started = time.monotonic()
+                loss, tokens = self.step(batches[index * workers.world + workers.rank])
+                progress.step += 1
+                progress.batch_in_epoch = index + 1
+                progress.tokens += tokens * workers.world
+                progress.train_seconds += time.monotonic() - started
+                steps_here += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4f}", epoch=progress.epoch, refresh=False)
+                reason = stop_reason(args, progress, self.total_steps, steps_here, stop, workers)
+                if reason:
+                    bar.close()
+                    return reason
+                if args.eval_every and progress.step % args.eval_every == 0 and workers.is_main:
+                    self.dev_figures()
+                if time.monotonic() - last_checkpoint > args.checkpoint_minutes * 60:
+                    self.save()
+                    last_checkpoint = time.monotonic()
+            progress.epoch += 1
+            progress.batch_in_epoch = 0
+
+
+def build_trainer(args: argparse.Namespace, workers: Workers) -> Trainer:
+    """A new run from args, or the run in args.out continued (--resume)."""
+    path = Path(args.out) / CHECKPOINT_NAME
     resumed: Checkpoint | None = None
     if args.resume and path.exists():
         resumed = load_checkpoint(path)
@@ -173,7 +283,7 @@ def train_run(args: argparse.Namespace, workers: Workers) -> Path:
         args = argparse.Namespace(**{**resumed.args, **overrides, "resume": True})
         if resumed.args.get("world_size", 1) != workers.world:
             raise CheckpointError(f"{path} was trained with {resumed.args['world_size']} processes")
-    elif path.exists() and not args.resume:
+    elif path.exists():
         raise CheckpointError(
             f"{path} exists: pass --resume to continue it or choose another --out"
         )
@@ -185,13 +295,13 @@ def train_run(args: argparse.Namespace, workers: Workers) -> Path:
 
     if resumed is not None:
         data = prepare_training_data(**_data_options(args), vocab=resumed.vocab)
-        targets_table = None if resumed.targets is None else resumed.targets.numpy()
+        targets = resumed.targets
         config, progress = resumed.config, resumed.progress
     else:
         imposed_vocab, target_builder = make_targets(args, workers)
         data = prepare_training_data(**_data_options(args), vocab=imposed_vocab)
-        targets_table = target_builder(data)
-        output_dim = 0 if targets_table is None else int(targets_table.shape[1])
+        table = target_builder(data)
+        targets = None if table is None else torch.from_numpy(np.asarray(table))
         config = PredictorConfig(
             vocab_size=len(data.vocab),
             input_dim=args.input_dim,
@@ -199,11 +309,10 @@ def train_run(args: argparse.Namespace, workers: Workers) -> Path:
             layers=args.layers,
             cell=args.cell,
             output=args.output,
-            output_dim=output_dim or args.hidden,
+            output_dim=args.hidden if targets is None else int(targets.shape[1]),
             dropout=args.dropout,
         )
         progress = Progress()
-    targets = None if targets_table is None else torch.from_numpy(np.asarray(targets_table))
     torch.manual_seed(args.seed)
     model = Predictor(config)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
@@ -213,8 +322,6 @@ def train_run(args: argparse.Namespace, workers: Workers) -> Path:
     network = model
     if workers.world > 1:
         network = torch.nn.parallel.DistributedDataParallel(model)
-    loss_config = LossConfig(args.loss, args.vmf_lambda1, args.vmf_lambda2)
-    history = list(resumed.history) if resumed else []
     batches_per_epoch = len(epoch_batches(data.train, args.batch_size, args.seed, 0))
     steps_per_epoch = batches_per_epoch // workers.world
     if steps_per_epoch == 0:
@@ -222,108 +329,44 @@ def train_run(args: argparse.Namespace, workers: Workers) -> Path:
     total_steps = math.ceil(args.epochs * steps_per_epoch)
     if args.max_steps:
         total_steps = min(total_steps, args.max_steps)
-    dev_indices = evenly_spaced(data.dev, args.dev_tokens)
-    parity = [p.tolist() for p in parity_sample(data.dev)]
-    targets_info = _targets_info(args)
+    history = list(resumed.history) if resumed else []
+    return Trainer(
+        args, workers, data, config, model, network, optimizer, targets, progress, history,
+        steps_per_epoch, total_steps,
+    )  # fmt: skip
 
-    def checkpoint(figures: DevFigures | None = None) -> None:
-        if not workers.is_main:
-            return
-        save_checkpoint(
-            path,
-            Checkpoint(
-                config, model.state_dict(), data.vocab, targets, vars(args), progress,
-                optimizer.state_dict(), torch.get_rng_state(), data.corpus, targets_info,
-                figures.to_dict() if figures else (history[-1] if history else {}), history,
-                parity,
-            ),
-        )  # fmt: skip
 
-    def dev_figures() -> DevFigures:
-        figures = evaluate(
-            model, data.dev, data.dev_word_lengths, dev_indices, data.vocab, targets, loss_config
-        )
-        record = {"step": progress.step, "epoch": progress.epoch, "tokens": progress.tokens}
-        history.append({**record, "seconds": round(progress.train_seconds, 1), **figures.to_dict()})
-        with (out / "history.jsonl").open("a", encoding="utf-8") as stream:
-            stream.write(json.dumps(history[-1]) + "\n")
-        log.info("step %d: %s", progress.step, figures.line())
-        return figures
-
+def train_run(args: argparse.Namespace, workers: Workers) -> Path:
+    """Train (or resume) the run in args.out; returns the checkpoint path."""
+    trainer = build_trainer(args, workers)
+    data, progress = trainer.data, trainer.progress
     if workers.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        _log_to(out / "train.log")
+        trainer.out.mkdir(parents=True, exist_ok=True)
+        _log_to(trainer.out / "train.log")
         log.info(
             "corpus: %d train / %d dev paragraphs, %d tokens; vocabulary %d (%d words), "
             "train coverage %.2f%%; %d train chunks, %d steps per epoch, %d steps planned",
             data.corpus["train_paragraphs"], data.corpus["dev_paragraphs"],
             data.corpus["tokens"], len(data.vocab), data.vocab.n_words,
-            100 * data.corpus["vocab_coverage"], len(data.train), steps_per_epoch, total_steps,
+            100 * data.corpus["vocab_coverage"], len(data.train), trainer.steps_per_epoch,
+            trainer.total_steps,
         )  # fmt: skip
-    if progress.done or progress.step >= total_steps:
+    if progress.done or progress.step >= trainer.total_steps:
         progress.done = True
-        checkpoint()
-        return path
-    stop = StopRequest()
-    last_checkpoint = time.monotonic()
-    steps_here = 0
-    bar = tqdm(
-        total=total_steps, initial=progress.step, disable=args.quiet or not workers.is_main,
-        unit="step", dynamic_ncols=True, desc=f"train {out.name}",
-    )  # fmt: skip
-    model.train()
-    reason = ""
-    while not reason:
-        batches = epoch_batches(data.train, args.batch_size, args.seed, progress.epoch)
-        for index in range(progress.batch_in_epoch, steps_per_epoch):
-            started = time.monotonic()
-            chunk_ids = batches[index * workers.world + workers.rank]
-            torch.manual_seed(step_seed(args.seed, progress.step, workers.rank))
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(args, progress, total_steps)
-            inputs, target_ids = batch_arrays(data.train, chunk_ids, data.vocab.unknown_id)
-            outputs, _ = network(torch.from_numpy(inputs))
-            flat_targets = torch.from_numpy(target_ids).reshape(-1)
-            keep = flat_targets != IGNORE_INDEX
-            loss = token_loss(
-                outputs.reshape(-1, outputs.shape[-1])[keep], flat_targets[keep], targets,
-                loss_config,
-            )  # fmt: skip
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
-            optimizer.step()
-            progress.step += 1
-            progress.batch_in_epoch = index + 1
-            progress.tokens += int(keep.sum()) * workers.world
-            progress.train_seconds += time.monotonic() - started
-            steps_here += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.4f}", epoch=progress.epoch, refresh=False)
-            reason = stop_reason(args, progress, total_steps, steps_here, stop, workers)
-            if reason:
-                break
-            if args.eval_every and progress.step % args.eval_every == 0 and workers.is_main:
-                dev_figures()
-            if time.monotonic() - last_checkpoint > args.checkpoint_minutes * 60:
-                checkpoint()
-                last_checkpoint = time.monotonic()
-        else:
-            progress.epoch += 1
-            progress.batch_in_epoch = 0
-    bar.close()
+        trainer.save()
+        return trainer.path
+    reason = trainer.loop()
     progress.done = reason in ("finished", "time budget spent")
-    figures = dev_figures() if workers.is_main else None
-    checkpoint(figures)
+    trainer.save(trainer.dev_figures() if workers.is_main else None)
     if workers.is_main:
         state = reason if progress.done else f"{reason}: continue with --resume"
         log.info(
             "%s at step %d (%d tokens, %.0f s); checkpoint %s",
-            state, progress.step, progress.tokens, progress.train_seconds, path,
+            state, progress.step, progress.tokens, progress.train_seconds, trainer.path,
         )  # fmt: skip
     if workers.world > 1:
         dist.barrier()
-    return path
+    return trainer.path
 
 
 def _data_options(args: argparse.Namespace) -> dict[str, Any]:

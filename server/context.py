@@ -56,8 +56,10 @@ def tokenize_line(text: str) -> LineTokens:
     return LineTokens(tuple(folded), tuple(words))
 
 
-line_tokens = lru_cache(maxsize=1 << 16)(tokenize_line)
-"""`tokenize_line` cached by text: for whole lines and for pieces of the cursor's line."""
+line_tokens = lru_cache(maxsize=1 << 11)(tokenize_line)
+"""`tokenize_line` cached by text: for whole lines and for pieces of the cursor's line.
+Bounded by count (a line is at most `lookback_chars` long here): 2,048 lines are ~8 cursors'
+look-backs; 65,536 grew the server by 260 MB when completing all over a 1M-word document."""
 
 
 @dataclass(frozen=True)

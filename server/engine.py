@@ -39,11 +39,13 @@ import onnxruntime as ort
 from nextword.server.bundle import Bundle, BundleError, load_bundle
 from nextword.server.context import Cursor, analyse_cursor, nearby_words
 from nextword.server.document import DocumentState
+from nextword.server.limits import RecentDocuments
 from nextword.server.memory import (  # issue 6
     WorkspaceMemory,
     memory_blocks,
     memory_bonuses,
     mix_memory,
+    previous_token,
 )
 from nextword.server.ranking import Candidate, log_priors, restore_case
 from nextword.server.settings import Settings
@@ -126,10 +128,11 @@ class Engine:
             self.hub_direction = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
             # Rows [e_w; log prior_w] and queries [similarity * p - hubness * hub; prior]: the
             # inner product is the whole score but the document bonus, so the search is exact.
-            self.rows = np.ascontiguousarray(np.hstack([table, self.all_priors[:, None]]))
-            self.index = faiss.IndexFlatIP(self.rows.shape[1])
-            self.index.add(self.rows[:n_words])
+            # faiss keeps its own copy of the rows; no second one here (47 MB for 32k words).
+            self.index = faiss.IndexFlatIP(table.shape[1] + 1)
+            self.index.add(np.hstack([table[:n_words], self.all_priors[:n_words, None]]))
         self.cache = StateCache(0, 0)
+        self.recent = RecentDocuments(self.settings.cached_documents)  # limits.py
         self.workspace_memory = WorkspaceMemory()  # issue 6: memory.py
         self.stats = EngineStats()
         self.configure(self.settings)
@@ -139,6 +142,7 @@ class Engine:
         self.settings = settings
         self.cache.document_bytes = settings.document_cache_megabytes * _MEGABYTE
         self.cache.total_bytes = settings.cache_megabytes * _MEGABYTE
+        self.recent.limit = settings.cached_documents
 
     # -- documents ------------------------------------------------------------------------------
 
@@ -187,6 +191,7 @@ class Engine:
 
     def prediction(self, document: DocumentState, key: Key) -> Prediction:
         """The output after `key`, resuming from the longest cached prefix of it."""
+        self.recent.touch(document, self.forget)
         if not self.settings.cache:
             state, prepared = self.zero_state, None
             for token_id in key:
@@ -239,7 +244,8 @@ class Engine:
                         scores[word_id] = value
             missing = [word_id for word_id in extra if word_id not in scores]
             if missing:
-                values = self.rows[np.asarray(missing)] @ query[0]
+                ids, table = np.asarray(missing), self.bundle.output_embeddings
+                values = table[ids] @ query[0, :-1] + self.all_priors[ids] * query[0, -1]
                 scores.update(zip(missing, values.tolist()))
             return scores
         log_probs = prediction.scores
@@ -309,7 +315,9 @@ class Engine:
             cursor.prefix,
             nearby_words(document.text, cursor, limits),
             limit=4 * self.settings.max_items + 8,
-            memory=memory_bonuses(self, blocks, prediction.scores, cursor.prefix),
+            memory=memory_bonuses(
+                self, blocks, prediction.scores, cursor.prefix, previous_token(cursor)
+            ),
         )
         return self.finish(candidates, cursor)
 

@@ -282,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-cache",
         action="store_true",
-        help="turn the document cache off (the ranking's bonus for words written nearby)",
+        help="turn the document cache off (the bonus for words written nearby, and the memory)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object, no table")
     parser.add_argument("--name", help="system name in the report (default: nextword)")

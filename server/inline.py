@@ -20,7 +20,7 @@ from pygls.workspace.position_codec import PositionCodec
 
 from nextword.server.context import Cursor, analyse_cursor, nearby_words
 from nextword.server.document import DocumentState, character_of
-from nextword.server.memory import memory_blocks, memory_bonuses
+from nextword.server.memory import memory_blocks, memory_bonuses, previous_token
 from nextword.server.ranking import Candidate, restore_case
 from nextword.server.tokenizer import CONTINUE_SYMBOL, UNKNOWN_SYMBOL, fold
 
@@ -38,7 +38,7 @@ punctuation."""
 class InlineSettings:
     max_words: int = 4
     """Most words in one suggestion (the rest of the current word counts as one)."""
-    min_margin: float = 0.1
+    min_margin: float = 0.3
     """Confidence: how far the best word's ranking score must lead the runner-up's."""
 
 
@@ -86,11 +86,12 @@ def rollout(engine: Engine, document: DocumentState, cursor: Cursor) -> InlineSu
     nearby = nearby_words(document.text, cursor, engine.settings.context)
     blocks = memory_blocks(engine, document, cursor)
     prefix, sentence_start = cursor.prefix, cursor.sentence_start
+    previous = previous_token(cursor)
     words: list[str] = []
     margins: list[float] = []
     while len(words) < settings.max_words:
         prediction = engine.prediction(document, key)
-        memory = memory_bonuses(engine, blocks, prediction.scores, prefix)
+        memory = memory_bonuses(engine, blocks, prediction.scores, prefix, previous)
         candidates = engine.rank(prediction, prefix, nearby, limit=2, memory=memory)
         if not candidates:
             break
@@ -105,7 +106,7 @@ def rollout(engine: Engine, document: DocumentState, cursor: Cursor) -> InlineSu
         words.append(restore_case(best.display, prefix, sentence_start))
         margins.append(margin)
         key = extend_key(engine, key, best.folded)
-        prefix, sentence_start = "", False
+        prefix, sentence_start, previous = "", False, best.folded
     typed = cursor.prefix
     if not words or (len(words) == 1 and fold(words[0]) == fold(typed)):
         return None

@@ -13,16 +13,27 @@ pygls' message loop (pygls.io_.run_async) trusts its input:
 `ProtocolInput` wraps stdin for the loop: it ignores oversized headers and finds a header that
 follows garbage on the same line. `AnsweringProtocol` answers every request it cannot run with a
 JSON-RPC error (Invalid Params, Invalid Request), as the LSP asks.
+
+`RecentDocuments` bounds the memory of many open documents: only the `cached_documents` most
+recently used keep their derived caches (recurrent states, the memory of memory.py); an older
+one's are dropped and rebuilt from its text, on demand, when it is used again.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import Any, BinaryIO
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest
 from pygls.protocol import LanguageServerProtocol
+
+if TYPE_CHECKING:
+    from nextword.server.document import DocumentState
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +71,25 @@ class ProtocolInput:
 
     def read(self, size: int) -> bytes:
         return self.stream.read(size)
+
+
+def log_handler(log_file: str | None) -> tuple[logging.Handler, str | None]:
+    """A handler appending whole records to `log_file`, else to stderr.
+
+    A log file that cannot be opened (no such directory, a directory, no permission) must not
+    stop the server: it logs to stderr instead and returns the reason, for the user.
+    """
+    if not log_file:
+        return logging.StreamHandler(), None
+    path = Path(log_file).expanduser()
+    try:
+        return logging.FileHandler(path, encoding="utf-8", errors="backslashreplace"), None
+    except OSError as error:
+        reason = error.strerror or str(error)
+        return (
+            logging.StreamHandler(),
+            f"cannot write the log file {path} ({reason}): logging to stderr",
+        )
 
 
 class _Answered:
@@ -116,3 +146,37 @@ class AnsweringProtocol(LanguageServerProtocol):
             self.reject(request_id, JsonRpcInvalidRequest("the server is shutting down"))
             return
         super().handle_message(message)
+
+
+class RecentDocuments:
+    """The documents that hold caches, least recently used first, at most `limit` of them.
+
+    Holds weak references: a closed document is not kept alive by being listed here.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._order: OrderedDict[str, weakref.ref[DocumentState]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def touch(self, document: DocumentState, forget: Callable[[DocumentState], None]) -> None:
+        """Mark `document` used now; `forget` the caches of those that fall off the end."""
+        uri = document.uri
+        listed = self._order.get(uri)
+        if listed is not None:
+            previous = listed()
+            if previous is document:
+                self._order.move_to_end(uri)
+                return
+            if previous is not None:  # reopened under the same URI: the old one is stale
+                forget(previous)
+        self._order[uri] = weakref.ref(document)
+        self._order.move_to_end(uri)
+        while len(self._order) > self.limit:
+            _, oldest = self._order.popitem(last=False)
+            stale = oldest()
+            if stale is not None:
+                log.debug("dropping the caches of %s (not used recently)", stale.uri)
+                forget(stale)

@@ -28,7 +28,7 @@ from nextword.server.bundle import BundleError
 from nextword.server.document import DocumentState, character_of
 from nextword.server.engine import Completion, Engine, load_engine
 from nextword.server.inline import inline_completion_list, suggest_inline  # issue 6
-from nextword.server.limits import AnsweringProtocol, ProtocolInput
+from nextword.server.limits import AnsweringProtocol, ProtocolInput, log_handler
 from nextword.server.ranking import filter_text
 from nextword.server.settings import Settings, parse_settings
 
@@ -229,7 +229,7 @@ def attach_memory_store(ls: NextwordServer) -> None:
         persist.attach(ls.engine, ls.workspace.root_uri)
 
 
-@server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION)
+@server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
 def inline_completion(
     ls: NextwordServer, params: types.InlineCompletionParams
 ) -> types.InlineCompletionList | None:
@@ -261,16 +261,16 @@ def shutdown(ls: NextwordServer, params: Any = None) -> None:
             persist.remember(ls.engine, document)
 
 
-def configure_logging(log_file: str | None, verbose: bool) -> None:
-    handler: logging.Handler = (
-        logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler()
-    )
+def configure_logging(log_file: str | None, verbose: bool) -> str | None:
+    """Log to the file (else stderr); returns why the file cannot be used, if it cannot."""
+    handler, problem = log_handler(log_file)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     if not verbose:
         logging.getLogger("pygls").setLevel(logging.WARNING)
+    return problem
 
 
 def protocol_stdout() -> Any:
@@ -290,7 +290,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--bundle", help="model bundle directory (overrides the setting)")
     parser.add_argument("--stdio", action="store_true", help="accepted for editors; the default")
     args = parser.parse_args(argv)
-    configure_logging(args.log_file, args.verbose)
+    problem = configure_logging(args.log_file, args.verbose)
+    if problem is not None:
+        log.warning("%s", problem)
+        server.notify(types.MessageType.Warning, f"nextword: {problem}")
     server.bundle_override = args.bundle
     server.start_io(ProtocolInput(sys.stdin.buffer), protocol_stdout())  # type: ignore[arg-type]
     return 0 if server.protocol.was_shut_down else 1  # type: ignore[attr-defined]

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nextword.server.context import Cursor, paragraph_tokens
-from nextword.server.document import DocumentState
+from nextword.server.document import DocumentState, DocumentText
 from nextword.server.tokenizer import CONTINUE_SYMBOL, PARAGRAPH_SYMBOL, fold, iter_tokens
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ _PIECE = 256
 _SPACE = re.compile(r"\s")
 _AFTER_EVERY_CHAR = "\U0010ffff"
 _UNITS_PER_DOCUMENT = 4096
+_ANCHOR_LINES = 32
+_ANCHOR_PIECES = 8
 
 
 @dataclass
@@ -62,12 +64,15 @@ class MemorySettings:
     """Most (prediction, word) pairs kept for one document: the words before the cursor."""
     max_lines: int = 400
     """Lines before the cursor the memory reads back at most."""
-    theta: float = 5.0
+    theta: float = 100.0
     """Sharpness: how much more a pair in a similar context counts than one in another."""
-    weight: float = 0.3
+    weight: float = 0.2
     """Mixing weight lambda: p = (1 - lambda) * p_model + lambda * p_cache."""
-    temperature: float = 0.1
+    temperature: float = 0.2
     """Turns ranking scores into p_model = softmax(score / temperature) for the mixing."""
+    same_previous: float = 5.0
+    """Factor for a pair whose word followed the same token as the cursor's word does. The
+    network reads every unknown word alike, so this is what tells "Zorblat _" from "Quenwick _"."""
     workspace: bool = False
     """Also use the words of the other open documents (off: documents never share words)."""
     persist: bool = False
@@ -89,7 +94,10 @@ class Unit:
     """Predicted vectors before each word, float32 [words, dim]."""
     words: tuple[str, ...]
     written: tuple[str, ...]
+    previous: tuple[str, ...]
+    """The folded token before each word (the paragraph symbol at a paragraph start)."""
     end_key: Key
+    end_token: str
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,9 @@ class MemoryBlock:
     """Each word as last written."""
     starts: np.ndarray
     """Row where each word's pairs start (len(words) + 1 entries)."""
+    previous: np.ndarray
+    """Per row, the id in `tokens` of the token before the word (-1: unknown)."""
+    tokens: dict[str, int]
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -112,14 +123,20 @@ class MemoryBlock:
         lo = bisect.bisect_left(self.words, typed)
         return lo, bisect.bisect_left(self.words, typed + _AFTER_EVERY_CHAR, lo)
 
-    def mass(self, query: np.ndarray, typed: str, theta: float) -> dict[str, tuple[float, str]]:
+    def mass(
+        self, query: np.ndarray, typed: str, previous: str, settings: MemorySettings
+    ) -> dict[str, tuple[float, str]]:
         """{word: (cache mass, as written)} for the words starting with `typed` (folded)."""
         lo, hi = self.word_range(typed)
         if lo == hi:
             return {}
         first, last = int(self.starts[lo]), int(self.starts[hi])
         similarity = self.vectors[first:last] @ query
-        weights = np.exp(theta * (similarity.astype(np.float64) - 1.0))
+        weights = np.exp(settings.theta * (similarity.astype(np.float64) - 1.0))
+        previous_id = self.tokens.get(previous, -2)
+        if settings.same_previous != 1.0 and previous_id >= 0:
+            same = self.previous[first:last] == previous_id
+            weights = np.where(same, weights * settings.same_previous, weights)
         sums = np.add.reduceat(weights, self.starts[lo:hi] - first)
         return {
             self.words[lo + i]: (float(value), self.written[lo + i])
@@ -128,13 +145,21 @@ class MemoryBlock:
 
 
 def empty_block(dim: int) -> MemoryBlock:
-    return MemoryBlock(np.zeros((0, dim), np.float32), [], [], np.zeros(1, np.int64))
+    empty = np.zeros(0, np.int64)
+    return MemoryBlock(np.zeros((0, dim), np.float32), [], [], np.zeros(1, np.int64), empty, {})
 
 
-def make_block(vectors: np.ndarray, words: list[str], written: list[str]) -> MemoryBlock:
-    """A block from pairs in text order (the last spelling of a word wins)."""
+def make_block(
+    vectors: np.ndarray,
+    words: list[str],
+    written: list[str],
+    previous: list[str] | None = None,
+) -> MemoryBlock:
+    """A block from pairs in text order (the last spelling of a word wins); `previous`: the
+    token before each word ("" where unknown)."""
     if not words:
         return empty_block(vectors.shape[1] if vectors.ndim == 2 else 0)
+    previous = previous or [""] * len(words)
     order = sorted(range(len(words)), key=lambda i: (words[i], i))
     distinct: list[str] = []
     spelled: list[str] = []
@@ -148,17 +173,23 @@ def make_block(vectors: np.ndarray, words: list[str], written: list[str]) -> Mem
             spelled[-1] = written[i]
     starts.append(len(order))
     rows = np.ascontiguousarray(vectors[np.asarray(order)], dtype=np.float32)
-    return MemoryBlock(rows, distinct, spelled, np.asarray(starts, np.int64))
+    tokens = {token: i for i, token in enumerate(sorted(set(previous) - {""}))}
+    before = np.asarray([tokens.get(previous[i], -1) for i in order], dtype=np.int64)
+    return MemoryBlock(rows, distinct, spelled, np.asarray(starts, np.int64), before, tokens)
 
 
 def combine_mass(
-    blocks: list[MemoryBlock], query: np.ndarray, typed: str, theta: float
+    blocks: list[MemoryBlock],
+    query: np.ndarray,
+    typed: str,
+    previous: str,
+    settings: MemorySettings,
 ) -> dict[str, tuple[float, str]]:
     """{word: (probability, as written)}: the cache distribution over the words matching the
     prefix, over all the blocks."""
     total: dict[str, tuple[float, str]] = {}
     for block in blocks:
-        for word, (mass, written) in block.mass(query, typed, theta).items():
+        for word, (mass, written) in block.mass(query, typed, previous, settings).items():
             previous = total.get(word)
             total[word] = (mass + previous[0], previous[1]) if previous else (mass, written)
     norm = sum(mass for mass, _ in total.values())
@@ -167,7 +198,7 @@ def combine_mass(
     return {word: (mass / norm, written) for word, (mass, written) in total.items()}
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=1 << 12)  # bounded: 16k pieces grew a server jumping around by ~50 MB
 def piece_tokens(text: str) -> tuple[tuple[str, str | None], ...]:
     """(folded, as written for words else None) for every token of a piece."""
     return tuple(
@@ -191,40 +222,72 @@ def piece_bounds(content: str, end: int) -> list[tuple[int, int]]:
 
 
 def window_pieces(document: DocumentState, cursor: Cursor, settings: MemorySettings) -> list[Piece]:
-    """The pieces before the word at the cursor, back to `max_lines` lines and `max_pairs` words."""
+    """The pieces before the word at the cursor, back to `max_lines` lines and `max_pairs` words,
+    starting at an anchor (see `_is_anchor`) when the window holds one."""
     text = document.text
-    pieces: list[Piece] = []
+    pieces: list[tuple[Piece, bool]] = []
     words = 0
     for line in range(cursor.line, max(-1, cursor.line - settings.max_lines), -1):
         content = text.content(line)
         end = cursor.word_start if line == cursor.line else len(content)
-        for start, stop in reversed(piece_bounds(content, end)):
+        bounds = piece_bounds(content, end)
+        for index in range(len(bounds) - 1, -1, -1):
+            start, stop = bounds[index]
             count = sum(written is not None for _, written in piece_tokens(content[start:stop]))
             if words + count > settings.max_pairs:
-                return pieces[::-1]
+                return _from_anchor(pieces)
             words += count
-            pieces.append(Piece(line, start, stop))
-    return pieces[::-1]
+            pieces.append((Piece(line, start, stop), _is_anchor(text, line, index)))
+    return _from_anchor(pieces)
+
+
+def _is_anchor(text: DocumentText, line: int, index: int) -> bool:
+    """Where a window may start. The context at a window's start is read back with the
+    completion path's bounded look-back, and from there on it is carried piece by piece; in a
+    paragraph longer than the look-back the two differ, so a window that started one piece
+    later would see different contexts (and recompute every state). Starting only at paragraph
+    starts, or on a grid of lines and of pieces, keeps the start (and the contexts) put while
+    the user types on."""
+    if index == 0:
+        return line == 0 or line % _ANCHOR_LINES == 0 or not text.content(line - 1).strip()
+    return index % _ANCHOR_PIECES == 0
+
+
+def _from_anchor(pieces: list[tuple[Piece, bool]]) -> list[Piece]:
+    """`pieces` (cursor first) cut back to the furthest anchor, in text order."""
+    for last in range(len(pieces) - 1, -1, -1):
+        if pieces[last][1]:
+            return [piece for piece, _ in pieces[last::-1]]
+    return [piece for piece, _ in reversed(pieces)]
 
 
 class DocumentMemory:
     """One document's units (cached by content) and its last assembled block."""
 
     def __init__(self, dim: int) -> None:
-        self.units: OrderedDict[tuple[Key, str], Unit] = OrderedDict()
+        self.units: OrderedDict[tuple[Key, str, str], Unit] = OrderedDict()
+        self.pairs = 0
+        """Pairs in `units`: bounded, so jumping around a long document keeps few windows."""
         self.last_units: list[Unit] = []
         self.block = empty_block(dim)
 
-    def unit(self, engine: Engine, document: DocumentState, start_key: Key, text: str) -> Unit:
-        cache_key = (start_key, text)
+    def unit(
+        self, engine: Engine, document: DocumentState, start: tuple[Key, str], text: str
+    ) -> Unit:
+        cache_key = (*start, text)
         unit = self.units.get(cache_key)
         if unit is not None:
             self.units.move_to_end(cache_key)
             return unit
-        unit = build_unit(engine, document, start_key, text)
+        unit = build_unit(engine, document, start, text)
         self.units[cache_key] = unit
-        while len(self.units) > _UNITS_PER_DOCUMENT:
-            self.units.popitem(last=False)
+        self.pairs += len(unit.words)
+        most_pairs = 2 * engine.settings.memory.max_pairs  # the window, and room to move
+        while len(self.units) > 1 and (
+            len(self.units) > _UNITS_PER_DOCUMENT or self.pairs > most_pairs
+        ):
+            _, dropped = self.units.popitem(last=False)
+            self.pairs -= len(dropped.words)
         return unit
 
     def update(self, engine: Engine, document: DocumentState, cursor: Cursor) -> MemoryBlock:
@@ -233,20 +296,22 @@ class DocumentMemory:
         pieces = window_pieces(document, cursor, settings)
         units = []
         key: Key | None = None
+        before = PARAGRAPH_SYMBOL
         paragraph = (engine.vocab.id_of(PARAGRAPH_SYMBOL),)
         text = document.text
         for piece in pieces:
             content = text.content(piece.line)
             if piece.start == 0 and not content.strip():
-                key = paragraph  # a blank line: the next line starts a paragraph
+                key, before = paragraph, PARAGRAPH_SYMBOL  # the next line starts a paragraph
                 continue
             if key is None:
                 limits = engine.settings.context
                 tokens, truncated = paragraph_tokens(text, piece.line, piece.start, limits)
                 key = engine.context_key(tokens, truncated)
-            unit = self.unit(engine, document, key, content[piece.start : piece.end])
+                before = tokens[-1] if tokens else PARAGRAPH_SYMBOL
+            unit = self.unit(engine, document, (key, before), content[piece.start : piece.end])
             units.append(unit)
-            key = unit.end_key
+            key, before = unit.end_key, unit.end_token
         same = len(units) == len(self.last_units) and all(
             a is b for a, b in zip(units, self.last_units)
         )
@@ -256,27 +321,32 @@ class DocumentMemory:
         return self.block
 
 
-def build_unit(engine: Engine, document: DocumentState, start_key: Key, text: str) -> Unit:
-    """Walk a piece from `start_key`, taking the cached prediction before every word."""
+def build_unit(engine: Engine, document: DocumentState, start: tuple[Key, str], text: str) -> Unit:
+    """Walk a piece from its start (context key, token before), taking the cached prediction
+    before every word."""
     vocab = engine.vocab
     limit = engine.bundle.max_context_tokens
     continue_id = vocab.id_of(CONTINUE_SYMBOL)
+    start_key, before = start
     first, tail = start_key[0], list(start_key[1:])
     vectors: list[np.ndarray] = []
     words: list[str] = []
     written: list[str] = []
+    previous: list[str] = []
     for folded, surface in piece_tokens(text):
         if surface is not None:
             prediction = engine.prediction(document, (first, *tail))
             vectors.append(prediction.scores[0])
             words.append(folded)
             written.append(surface)
+            previous.append(before)
+        before = folded
         tail.append(vocab.id_of(folded))
         if len(tail) >= limit:  # context_symbols: a new window every `limit` tokens
             first, tail = continue_id, []
     dim = engine.bundle.output_embeddings.shape[1]
     matrix = np.stack(vectors) if vectors else np.zeros((0, dim), np.float32)
-    return Unit(matrix, tuple(words), tuple(written), (first, *tail))
+    return Unit(matrix, tuple(words), tuple(written), tuple(previous), (first, *tail), before)
 
 
 def assemble(units: list[Unit], dim: int) -> MemoryBlock:
@@ -285,7 +355,8 @@ def assemble(units: list[Unit], dim: int) -> MemoryBlock:
     vectors = np.concatenate([unit.vectors for unit in units])
     words = [word for unit in units for word in unit.words]
     written = [word for unit in units for word in unit.written]
-    return make_block(vectors, words, written)
+    previous = [token for unit in units for token in unit.previous]
+    return make_block(vectors, words, written, previous)
 
 
 def document_memory(engine: Engine, document: DocumentState) -> DocumentMemory:
@@ -329,15 +400,20 @@ def memory_blocks(engine: Engine, document: DocumentState, cursor: Cursor) -> li
     return blocks
 
 
+def previous_token(cursor: Cursor) -> str:
+    """The folded token before the cursor's word (the paragraph symbol at a paragraph start)."""
+    return cursor.tokens[-1] if cursor.tokens else PARAGRAPH_SYMBOL
+
+
 def memory_bonuses(
-    engine: Engine, blocks: list[MemoryBlock], query: np.ndarray, prefix: str
+    engine: Engine, blocks: list[MemoryBlock], query: np.ndarray, prefix: str, previous: str
 ) -> dict[str, tuple[float, str]]:
-    """{folded word: (bonus, as written)} for the words matching the typed prefix."""
+    """{folded word: (cache probability, as written)} for the words matching the typed prefix;
+    `previous`: the folded token before the word."""
     if not blocks:
         return {}
-    settings = engine.settings.memory
     vector = np.asarray(query, dtype=np.float32).reshape(-1)
-    return combine_mass(blocks, vector, fold(prefix), settings.theta)
+    return combine_mass(blocks, vector, fold(prefix), previous, engine.settings.memory)
 
 
 Row = tuple[float, str, str, bool]

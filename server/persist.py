@@ -51,23 +51,27 @@ def _inside(path: Path, base: Path) -> bool:
     return path.resolve().is_relative_to(base.resolve())
 
 
-def block_rows(block: MemoryBlock) -> tuple[np.ndarray, list[str], list[str]]:
-    """The block's pairs as (vectors, word per row, spelling per row)."""
+def block_rows(block: MemoryBlock) -> tuple[np.ndarray, list[str], list[str], list[str]]:
+    """The block's pairs as (vectors, word, spelling, token before) per row."""
     counts = np.diff(block.starts).tolist()
     words = [word for word, count in zip(block.words, counts) for _ in range(count)]
     written = [spelled for spelled, count in zip(block.written, counts) for _ in range(count)]
-    return block.vectors, words, written
+    names = {i: token for token, i in block.tokens.items()}
+    previous = [names.get(i, "") for i in block.previous.tolist()]
+    return block.vectors, words, written, previous
 
 
 def merge_blocks(old: MemoryBlock | None, new: MemoryBlock, max_pairs: int) -> MemoryBlock:
     """The new pairs and as many old ones as fit in `max_pairs` (the new ones win)."""
-    vectors, words, written = block_rows(new)
+    vectors, words, written, previous = block_rows(new)
     if old is not None and len(old) and len(words) < max_pairs:
         room = max_pairs - len(words)
-        old_vectors, old_words, old_written = block_rows(old)
+        old_vectors, old_words, old_written, old_previous = block_rows(old)
         vectors = np.concatenate([old_vectors[-room:], vectors])
         words, written = old_words[-room:] + words, old_written[-room:] + written
-    return make_block(vectors[-max_pairs:], words[-max_pairs:], written[-max_pairs:])
+        previous = old_previous[-room:] + previous
+    last = slice(-max_pairs, None)
+    return make_block(vectors[last], words[last], written[last], previous[last])
 
 
 def save_block(path: Path, block: MemoryBlock, base: Path | None = None) -> None:
@@ -76,7 +80,7 @@ def save_block(path: Path, block: MemoryBlock, base: Path | None = None) -> None
     if not _inside(path, base):
         raise ValueError(f"refusing to write {path}: outside {base}")
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _, words, written = block_rows(block)
+    _, words, written, previous = block_rows(block)
     handle, temporary = tempfile.mkstemp(prefix=".memory-", suffix=SUFFIX, dir=path.parent)
     try:
         os.fchmod(handle, 0o600)
@@ -86,6 +90,7 @@ def save_block(path: Path, block: MemoryBlock, base: Path | None = None) -> None
                 vectors=block.vectors.astype(np.float16),
                 words=np.asarray(words, dtype=str),
                 written=np.asarray(written, dtype=str),
+                previous=np.asarray(previous, dtype=str),
             )
             out.flush()
             os.fsync(out.fileno())
@@ -103,13 +108,14 @@ def load_block(path: Path) -> MemoryBlock | None:
         with np.load(path, allow_pickle=False) as data:
             vectors = data["vectors"].astype(np.float32)
             words, written = data["words"].tolist(), data["written"].tolist()
+            previous = data["previous"].tolist() if "previous" in data else None
     except (OSError, ValueError, KeyError) as error:
         log.warning("ignoring the stored memory %s: %s", path, error)
         return None
     if len(vectors) != len(words) or len(words) != len(written):
         log.warning("ignoring the stored memory %s: columns differ in length", path)
         return None
-    return make_block(vectors, words, written)
+    return make_block(vectors, words, written, previous)
 
 
 def forget(workspace_uri: str | None = None, base: Path | None = None) -> list[Path]:
@@ -156,7 +162,7 @@ def remember(engine: Engine, document: DocumentState) -> bool:
     workspace.persisted = merge_blocks(workspace.persisted, memory.block, MAX_PERSISTED_PAIRS)
     try:
         save_block(workspace.store, workspace.persisted)
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: the path leads out of the data dir
         log.warning("cannot store the memory in %s: %s", workspace.store, error)
         return False
     return True

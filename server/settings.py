@@ -44,9 +44,11 @@ class Settings:
     languages: list[str] = field(default_factory=lambda: list(DEFAULT_LANGUAGES))
     cache: bool = True
     """Keep recurrent states between requests (off: recompute the context every time)."""
-    cache_megabytes: int = 256
-    """All documents' cached states together."""
-    document_cache_megabytes: int = 64
+    cache_megabytes: int = 64
+    """All documents' cached states together (~2.7 KB a state: 64 MB hold ~24k states)."""
+    document_cache_megabytes: int = 16
+    cached_documents: int = 4
+    """Documents that keep their caches (states, memory); older ones are rebuilt when used."""
     ranking: RankingWeights = field(default_factory=RankingWeights)
     context: ContextLimits = field(default_factory=ContextLimits)
     # issue 6: the continuous cache (memory.py) and ghost text (inline.py)
@@ -60,6 +62,7 @@ _MINIMUM: dict[str, float] = {
     "max_items": 1,
     "cache_megabytes": 1,
     "document_cache_megabytes": 1,
+    "cached_documents": 1,
     "candidates": 1,
     "lookback_lines": 1,
     "lookback_chars": 64,

@@ -52,20 +52,24 @@ def test_quick_run_writes_every_table_and_plot(tmp_path: Path) -> None:
     assert {r["output"] for r in results["training"]["rows"]} == {"continuous", "softmax"}
 
 
-def test_corpus_split_is_the_exporters_dev_split(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["auto", "lines", "blank-lines"])
+def test_corpus_split_is_the_exporters_dev_split(tmp_path: Path, mode: str) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
+    # a.txt is hard-wrapped (blank lines between paragraphs), b.txt has one paragraph per line.
     (corpus / "a.txt").write_text(
-        "".join(f"Line number {i} of a.\n" + ("\n" if i % 7 == 0 else "") for i in range(45))
+        "".join(f"Line number {i} of a.\n" + ("\n" if i % 3 == 2 else "") for i in range(90))
     )
     (corpus / "b.txt").write_text("".join(f"Paragraph {i} in b.\n" for i in range(30)))
-    train, dev = heldout.corpus_split(corpus)
-    exporter = tokenize_corpus([corpus], 20)
-    assert len(train) == exporter.summary.train_paragraphs
-    assert sum(len(d) for d in dev.values()) == exporter.summary.dev_paragraphs == 3
+    train, dev = heldout.corpus_split(corpus, mode)
+    exporter = tokenize_corpus([corpus], 20, mode)  # type: ignore[arg-type]
     held = [p for paragraphs in dev.values() for p in paragraphs]
-    assert held[0].startswith("Line number 19 ") and held[2].startswith("Paragraph 14 ")
+    assert len(train) == exporter.summary.train_paragraphs
+    assert len(held) == exporter.summary.dev_paragraphs > 0
     assert not set(held) & set(train)
+    if mode == "auto":  # a.txt: 30 paragraphs of 3 lines; the 20th starts at line 57
+        assert held[0].startswith("Line number 57 of a.\nLine number 58")
+        assert held[1].startswith("Paragraph 9 in b.")  # paragraph 40 overall
 
 
 def test_to_ascii_keeps_words_and_drops_the_rest() -> None:

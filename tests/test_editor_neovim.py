@@ -82,6 +82,20 @@ def test_builtin_popup_autotrigger(markdown: Path) -> None:
     assert_passed(result.returncode, result.output)
 
 
+def test_inline_ghost_text_shown_and_accepted(markdown: Path) -> None:
+    """(c) with completion.inline, a made-up name used earlier is offered as ghost text after its
+    first letters (vim.lsp.inline_completion) and get() accepts it (issue 6)."""
+    script = EDITORS_TESTS / "nvim_inline.lua"
+    result = run(
+        [nvim(), "--clean", "--headless", "-c", f"luafile {script}"],
+        NVIM_TIMEOUT_S,
+        env=nvim_test_env(markdown),
+        cwd=markdown.parent,
+    )
+    print(result.output)
+    assert_passed(result.returncode, result.output)
+
+
 def test_modules_load_and_help_tags(tmp_path: Path) -> None:
     """Every Lua module loads, the lsp/ config is valid, and doc/nextword.txt yields its tags."""
     copy = tmp_path / "plugin"

@@ -252,3 +252,64 @@ def test_vscode_suggest_accept_save(code_server_url: tuple[str, Path]) -> None:
     not_found = result["notFound"]["message"]
     assert "no-such-dir/nextword" in not_found and "pip install nextword" in not_found, not_found
     assert "nextword.server.command" in not_found, not_found
+
+
+STORY = "Zorblat Quenwick came. Then Zorblat Quenwick left. We met Zorblat Quenwick again.\n"
+TYPED = "Today Zorb"
+
+
+def test_vscode_ghost_text_shown_and_accepted(code_server_url: tuple[str, Path]) -> None:
+    """With nextword.inlineSuggestions on, the rest of a made-up name the document used before
+    shows as ghost text after its first letters, and Tab accepts it (issue 6)."""
+    from nextword.server.document import DocumentState
+    from nextword.server.engine import load_engine
+    from nextword.server.inline import suggest_inline
+
+    url, workspace = code_server_url
+    notes = workspace / "notes.md"
+    text = MARKDOWN + STORY
+    notes.write_text(text, encoding="utf-8")
+    # Ghost text on; the suggest widget off, so that only the inline suggestion shows.
+    (workspace / ".vscode").mkdir()
+    quiet = {"other": "off", "comments": "off", "strings": "off"}
+    (workspace / ".vscode" / "settings.json").write_text(
+        json.dumps(
+            {
+                "nextword.inlineSuggestions": True,
+                "editor.inlineSuggest.enabled": True,
+                "[markdown]": {"editor.quickSuggestions": quiet},
+                "editor.quickSuggestions": quiet,
+                "editor.suggestOnTriggerCharacters": False,
+            }
+        )
+    )
+    engine = load_engine(os.environ.get("NEXTWORD_EDITOR_TEST_BUNDLE") or None)
+    document = DocumentState.open("file:///notes.md", text + TYPED, "markdown", 1)
+    lines = (text + TYPED).split("\n")
+    expected = suggest_inline(engine, document, len(lines) - 1, len(lines[-1]))
+    assert expected is not None and expected.text.startswith("Zorblat"), expected
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshots = {
+        "ghost": str(ARTIFACTS / "vscode-ghost-text.png"),
+        "failure": str(ARTIFACTS / "vscode-ghost-failure.png"),
+    }
+    config = {
+        "url": url,
+        "folder": str(workspace),
+        "fileName": notes.name,
+        "typed": TYPED,
+        "chromium": str(chromium()),
+        "screenshots": screenshots,
+        "timeoutMs": int(os.environ.get("NEXTWORD_VSCODE_TIMEOUT_MS", "120000")),
+    }
+    env = dict(os.environ, NEXTWORD_VSCODE_TEST=json.dumps(config))
+    node = shutil.which("node") or node24()
+    driven = run([node, EDITORS_TESTS / "vscode_inline.mjs"], 300, env=env, cwd=EDITORS_TESTS)
+    print(driven.output)
+    assert driven.returncode == 0, driven.output
+    result = json.loads(driven.output.split("RESULT ", 1)[1].splitlines()[0])
+    rest = expected.text[len("Zorb") :]
+    assert result["ghost"].strip() and rest.startswith(result["ghost"].rstrip()), result
+    saved = notes.read_text(encoding="utf-8")
+    assert saved == text + "Today " + expected.text, saved

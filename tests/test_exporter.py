@@ -208,3 +208,30 @@ def test_softmax_output_and_softmax_derived_targets(corpus: Path, tmp_path: Path
     bundle = load_bundle(bundle_dir)
     assert bundle.is_softmax and bundle.output_embeddings is None
     assert bundle.manifest["network"]["output_dim"] == len(bundle.vocab)
+
+
+def test_sigterm_writes_a_checkpoint_that_resumes(corpus: Path, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    command = [
+        sys.executable, "-m", "nextword.server.cli",
+        *train_args(corpus, run, "--epochs", "1000", "--time-budget", "120"),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = run / "train.log"
+    deadline = time.monotonic() + 60
+    while not (log.exists() and "steps planned" in log.read_text()):
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.1)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    halted = load_checkpoint(run)
+    assert halted.progress.step > 0 and not halted.progress.done
+    assert "interrupted: continue with --resume" in log.read_text()
+    resume = train_args(corpus, run, "--resume", "--halt-after", "3")
+    assert nextword(resume) == 0
+    assert load_checkpoint(run).progress.step == halted.progress.step + 3

@@ -132,8 +132,18 @@ def test_blocks_sort_rows_by_word_and_keep_the_last_spelling() -> None:
     vectors = np.eye(3, dtype=np.float32)
     block = make_block(vectors, ["b", "a", "b"], ["B", "a", "bB"])
     assert block.words == ["a", "b"] and block.written == ["a", "bB"]
-    masses = block.mass(np.asarray([0, 0, 1], np.float32), "b", theta=1.0)
+    masses = block.mass(np.asarray([0, 0, 1], np.float32), "b", "", MemorySettings(theta=1.0))
     assert masses["b"][0] == pytest.approx(np.exp(-1.0) + 1.0)
+
+
+def test_pairs_after_the_same_token_count_more() -> None:
+    vectors = np.ones((3, 2), dtype=np.float32) / np.sqrt(2)
+    block = make_block(vectors, ["x", "y", "y"], ["x", "y", "y"], ["zorblat", "came", "left"])
+    query = vectors[0]
+    plain = block.mass(query, "", "zorblat", MemorySettings(theta=1.0, same_previous=1.0))
+    boosted = block.mass(query, "", "zorblat", MemorySettings(theta=1.0, same_previous=4.0))
+    assert plain["x"][0] == pytest.approx(1.0) and plain["y"][0] == pytest.approx(2.0)
+    assert boosted["x"][0] == pytest.approx(4.0) and boosted["y"][0] == pytest.approx(2.0)
 
 
 def test_long_lines_split_into_stable_pieces() -> None:

@@ -128,7 +128,8 @@ local function on_attach(args)
   end
   if M.options.completion.inline and vim.lsp.inline_completion then
     if client:supports_method('textDocument/inlineCompletion', args.buf) then
-      vim.lsp.inline_completion.enable(true, { bufnr = args.buf, client_id = client.id })
+      -- `bufnr` and `client_id` are mutually exclusive filters here (Neovim 0.12).
+      vim.lsp.inline_completion.enable(true, { bufnr = args.buf })
     end
   end
 end

@@ -1,0 +1,123 @@
+"""A broken model bundle gives one clear message and a server that stays up and answers.
+
+Each case damages a copy of the tiny bundle, starts the real `nextword serve` on it over
+stdio and checks: exactly one window/showMessage of type Error that names the file and the
+reason, empty completions, answered pings, and a clean shutdown.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import TINY_BUNDLE
+
+from nextword.server.bundle import write_manifest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from fuzz import RawServer, serve_command  # noqa: E402
+
+
+def manifest_of(path: Path) -> dict:
+    return json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+
+
+def truncate_onnx_and_rehash(path: Path) -> None:
+    """A truncated predictor whose manifest was rewritten to match: only loading it fails."""
+    onnx = path / "predictor.onnx"
+    onnx.write_bytes(onnx.read_bytes()[: onnx.stat().st_size // 3])
+    manifest = manifest_of(path)
+    manifest.pop("files")
+    write_manifest(path, manifest)
+
+
+def set_manifest(path: Path, change: Callable[[dict], None]) -> None:
+    manifest = manifest_of(path)
+    change(manifest)
+    (path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def flip_a_byte(file: Path) -> None:
+    data = bytearray(file.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    file.write_bytes(bytes(data))
+
+
+FAULTS: dict[str, tuple[Callable[[Path], None], list[str]]] = {
+    "missing file": (lambda p: (p / "vocab.tsv").unlink(), ["vocab.tsv", "missing"]),
+    "wrong hash": (
+        lambda p: flip_a_byte(p / "input_embeddings.npy"),
+        ["input_embeddings.npy", "sha256"],
+    ),
+    "truncated onnx, hash mismatch": (
+        lambda p: (p / "predictor.onnx").write_bytes((p / "predictor.onnx").read_bytes()[:100]),
+        ["predictor.onnx", "bytes"],
+    ),
+    "truncated onnx, matching hash": (
+        truncate_onnx_and_rehash,
+        ["predictor.onnx", "cannot be loaded"],
+    ),
+    "unknown manifest version": (
+        lambda p: set_manifest(p, lambda m: m.update(format_version=99)),
+        ["format version 99", "not supported"],
+    ),
+    "manifest not JSON": (
+        lambda p: (p / "manifest.json").write_text("{nope", encoding="utf-8"),
+        ["manifest.json", "not valid JSON"],
+    ),
+    "no bundle at all": (lambda p: shutil.rmtree(p), ["does not exist"]),
+}
+
+
+def error_messages(raw: RawServer) -> list[dict]:
+    messages = [m for m in raw.drain_notifications() if m["method"] == "window/showMessage"]
+    return [m["params"] for m in messages]
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_a_broken_bundle_gives_one_message_and_a_working_server(tmp_path: Path, fault: str) -> None:
+    damage, reasons = FAULTS[fault]
+    bundle = tmp_path / "bundle"
+    shutil.copytree(TINY_BUNDLE, bundle)
+    damage(bundle)
+    raw = RawServer(serve_command(str(bundle)), tmp_path / "server.log")
+    try:
+        init = raw.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
+        assert raw.wait([init]) == []
+        assert "capabilities" in raw.responses[init]["result"]
+        raw.notify("initialized", {})
+        item = {"uri": "file:///a.txt", "languageId": "plaintext", "version": 1, "text": "the gov"}
+        raw.notify("textDocument/didOpen", {"textDocument": item})
+        position = {"line": 0, "character": 7}
+        ids = [
+            raw.request(
+                "textDocument/completion",
+                {"textDocument": {"uri": "file:///a.txt"}, "position": position},
+            )
+            for _ in range(3)
+        ]
+        stats = raw.request("nextword/stats", {})
+        assert raw.wait([*ids, stats]) == []
+        for request_id in ids:
+            assert raw.responses[request_id]["result"] == []
+        assert raw.responses[stats]["result"]["loaded"] is False
+        time.sleep(0.3)
+        messages = error_messages(raw)
+        assert len(messages) == 1, messages
+        assert messages[0]["type"] == 1  # Error
+        text = messages[0]["message"]
+        assert all(reason in text for reason in reasons), text
+        assert "\n" not in text and "Traceback" not in text
+        shutdown = raw.request("shutdown")
+        assert raw.wait([shutdown]) == []
+        raw.notify("exit")
+        assert raw.process.wait(10) == 0
+        assert "Traceback" not in (tmp_path / "server.log").read_text(errors="replace")
+    finally:
+        raw.stop()

@@ -1,0 +1,151 @@
+"""Resource limits: caches stay bounded however many documents are opened, wherever one types.
+
+Bounds are checked by counting entries and bytes, never by timing (the speed figures are in
+benchmarks/memory.py).
+"""
+
+from __future__ import annotations
+
+import io
+import random
+
+import pytest
+from conftest import TINY_BUNDLE
+
+from nextword.server.context import line_tokens
+from nextword.server.document import DocumentState
+from nextword.server.engine import load_engine
+from nextword.server.limits import MAX_MESSAGE_BYTES, ProtocolInput, RecentDocuments
+from nextword.server.settings import parse_settings
+
+WORDS = [
+    "the",
+    "people",
+    "of",
+    "the",
+    "United",
+    "States",
+    "government",
+    "and",
+    "war",
+    "peace",
+    "work",
+]
+
+
+def paragraph(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(words))
+
+
+def engine_with(options: dict):
+    settings, problems = parse_settings({"nextword": options})
+    assert problems == []
+    return load_engine(TINY_BUNDLE, settings)
+
+
+def cached_documents(documents: list[DocumentState]) -> list[DocumentState]:
+    return [d for d in documents if any(d.caches.values())]
+
+
+def test_documents_opened_without_end_keep_the_caches_bounded() -> None:
+    engine = engine_with({"cacheMegabytes": 1, "cachedDocuments": 3})
+    rng = random.Random(0)
+    documents = []
+    for number in range(100):
+        text = "\n\n".join(paragraph(rng, 40) for _ in range(3)) + " gover"
+        document = DocumentState.open(f"file:///many/{number}.txt", text)
+        documents.append(document)
+        line = len(document.text) - 1
+        engine.complete(document, line, len(document.text.content(line)))
+        assert len(engine.recent) <= 3
+        assert len(cached_documents(documents)) <= 3
+        assert engine.cache.nbytes <= 1 << 20
+    assert cached_documents(documents) == documents[-3:]
+    assert len(engine.cache) > 0
+
+
+def test_a_dropped_document_recomputes_the_same_completions() -> None:
+    engine = engine_with({"cachedDocuments": 1})
+    first = DocumentState.open("file:///first.txt", "The President of the United States gover")
+    second = DocumentState.open("file:///second.txt", "The people of the ")
+    before = engine.complete(first, 0, 40)
+    steps = engine.stats.recurrent_steps
+    engine.complete(second, 0, 18)
+    assert first.caches == {} or not len(first.caches.get("states", ()))
+    assert engine.complete(first, 0, 40) == before
+    assert engine.stats.recurrent_steps > steps  # recomputed on demand, not kept
+
+
+def test_the_state_cache_obeys_its_byte_caps_while_typing_anywhere() -> None:
+    engine = engine_with({"cacheMegabytes": 1, "documentCacheMegabytes": 1, "cachedDocuments": 50})
+    rng = random.Random(1)
+    text = "\n\n".join(paragraph(rng, rng.randrange(5, 200)) for _ in range(400))
+    document = DocumentState.open("file:///big.txt", text)
+    for _ in range(120):
+        line = rng.randrange(len(document.text))
+        engine.complete(document, line, len(document.text.content(line)))
+        assert engine.cache.nbytes <= 1 << 20
+    assert sum(entry.nbytes for entry in document.caches["states"].entries.values()) <= 1 << 20
+
+
+def test_recent_documents_hold_no_closed_document_alive() -> None:
+    recent = RecentDocuments(limit=2)
+    forgotten: list[str] = []
+    documents = [DocumentState.open(f"file:///{n}", "x") for n in range(5)]
+    for document in documents:
+        recent.touch(document, lambda d: forgotten.append(d.uri))
+    assert forgotten == ["file:///0", "file:///1", "file:///2"]
+    del documents[:]
+    recent.touch(DocumentState.open("file:///new", "y"), lambda d: forgotten.append(d.uri))
+    assert forgotten[3:] == []  # the dropped ones were already gone: nothing to forget
+
+
+def test_reopening_a_uri_forgets_the_old_document() -> None:
+    recent = RecentDocuments(limit=5)
+    forgotten: list[DocumentState] = []
+    old = DocumentState.open("file:///same", "a")
+    recent.touch(old, forgotten.append)
+    recent.touch(DocumentState.open("file:///same", "b"), forgotten.append)
+    assert forgotten == [old] and len(recent) == 1
+
+
+def test_the_line_token_cache_is_bounded() -> None:
+    """Tokenized lines are cached by text; the cache holds a bounded number of lines, each at
+    most `lookback_chars` long (longer ones are never tokenized whole)."""
+    assert line_tokens.cache_info().maxsize <= 4096
+
+
+def test_cached_documents_setting_is_validated() -> None:
+    settings, problems = parse_settings({"nextword": {"cachedDocuments": 0}})
+    assert settings.cached_documents == 4 and "cachedDocuments" in problems[0]
+
+
+# -- the transport ------------------------------------------------------------------------------
+
+
+def test_an_absurd_content_length_is_ignored_not_allocated() -> None:
+    stream = io.BytesIO(b"Content-Length: 99999999999999\r\n\r\nContent-Length: 2\r\n\r\n{}")
+    reader = ProtocolInput(stream)
+    assert b"Content-Length" not in reader.readline()
+    assert reader.readline() == b"\r\n"
+    assert reader.readline() == b"Content-Length: 2\r\n"
+
+
+def test_a_header_glued_to_garbage_is_found() -> None:
+    reader = ProtocolInput(io.BytesIO(b'"x"}Content-Length: 17\r\n'))
+    assert reader.readline() == b"Content-Length: 17\r\n"
+
+
+def test_a_line_without_end_is_read_in_bounded_pieces() -> None:
+    reader = ProtocolInput(io.BytesIO(b"x" * 5000), max_message_bytes=1000)
+    assert len(reader.readline()) <= 1064
+    assert MAX_MESSAGE_BYTES >= 16 << 20  # room for a 1M-word document in one message
+
+
+@pytest.mark.parametrize("limit", [1, 4])
+def test_recent_documents_limit_follows_the_setting(limit: int) -> None:
+    engine = engine_with({"cachedDocuments": limit})
+    for number in range(10):
+        document = DocumentState.open(f"file:///s/{number}", "The people of the ")
+        engine.complete(document, 0, 18)
+    assert len(engine.recent) == limit
