@@ -196,3 +196,52 @@ def render(results: dict, out: Path) -> str:
     lines += _section_speed(results, out)
     lines += _section_training(results, out)
     return "\n".join(lines)
+
+
+SECTION_KEYS = {
+    "quality": ("quality", "presage_installed", "other_bundles"),
+    "speed": ("growth", "cold_start", "memory", "latency"),
+    "training": ("training",),
+}
+
+
+def merge(parts: list[dict]) -> dict:
+    """One results dict from runs of separate sections (`run_all.py --only ...`): each section
+    comes from the last run that has it; the bundle and machine from the first."""
+    merged = {key: value for key, value in parts[0].items() if key != "sections"}
+    merged["sections"] = {}
+    merged["command"] = " && ".join(part["command"].strip() for part in parts)
+    merged["seconds"] = sum(part["seconds"] for part in parts)
+    for part in parts:
+        for section, timing in part["sections"].items():
+            merged["sections"][section] = timing
+            for key in SECTION_KEYS[section]:
+                if key in part:
+                    merged[key] = part[key]
+    return merged
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import json
+    import shutil
+
+    parser = argparse.ArgumentParser(description="merge results.json files of section runs")
+    parser.add_argument("results", nargs="+", type=Path, help="results.json files, in order")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    parts = [json.loads(path.read_text(encoding="utf-8")) for path in args.results]
+    merged = merge(parts)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path in args.results:  # keep the plots of sections that are not re-rendered
+        for png in path.parent.glob("*.png"):
+            if png.parent != args.out:
+                shutil.copy(png, args.out / png.name)
+    report.write_json(args.out / "results.json", merged)
+    (args.out / "results.md").write_text(render(merged, args.out), encoding="utf-8")
+    print(args.out / "results.md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -155,7 +155,7 @@ def run_quality_section(plan: Plan, results: dict) -> None:
         other_bundles=plan.other_bundles,
         unigram_text=plan.training_text,
         cache=plan.cache,
-        presage_suggestions=[6] if plan.quick else [1, 6],
+        presage_suggestions=[6],
         presage_texts=1 if plan.quick else 0,
         presage_cache=None if plan.fresh else plan.cache / "presage-runs.json",
         rows_cache=None if plan.fresh else plan.cache / "quality-rows.json",
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         "--matched-bundle", help="continuous bundle trained exactly like --softmax-bundle"
     )
     parser.add_argument("--corpus", type=Path, default=heldout.SHARED_CORPUS)
-    parser.add_argument("--words", type=int, default=3000, help="words per kind of text")
+    parser.add_argument("--words", type=int, default=1000, help="words per kind of text")
     parser.add_argument("--only", default=",".join(SECTIONS), help="sections to run")
     parser.add_argument("--fresh", action="store_true", help="rerun everything, reuse nothing")
     parser.add_argument(

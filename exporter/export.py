@@ -163,7 +163,11 @@ def manifest_for(checkpoint: Checkpoint, parity: float, steps: int, tolerance: f
         "evaluation": {
             "dev": checkpoint.dev,
             "history": [
-                {key: entry.get(key) for key in ("step", "train_tokens", "top1", "top6", "ksr6")}
+                {
+                    key: entry[key]
+                    for key in ("step", "train_tokens", "top1", "top6", "ksr6")
+                    if key in entry
+                }
                 for entry in checkpoint.history
             ],
             "decoding": "nearest target row in the prefix's id range (no prior, no cache)",

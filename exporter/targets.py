@@ -49,7 +49,7 @@ class TargetConfig:
     source: TargetSource = "minilm-static"
     dim: int = MINILM_DIM  # used by `random`; MiniLM fixes 384 and softmax its hidden size
     seed: int = 0
-    max_occurrences: int = 8  # contextual: corpus occurrences averaged per word
+    max_occurrences: int = 4  # contextual: corpus occurrences averaged per word
     window_tokens: int = 48  # contextual: words per MiniLM window
     max_windows: int = 12000  # contextual: upper bound on MiniLM work
     batch_size: int = 64

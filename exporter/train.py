@@ -1,7 +1,7 @@
 """`nextword train`: train the recurrent next-word predictor on your own text.
 
     nextword train --corpus DIR|FILE... --out RUN_DIR [options]
-    torchrun --nproc_per_node 2 -m nextword.exporter.train --corpus ... --out ...
+    torchrun --nproc_per_node 2 --no-python nextword train --corpus ... --out ...
 
 The run directory receives `checkpoint.pt` (resumable with --resume, exportable with
 `nextword export`), `train.log` and `history.jsonl` (dev figures as training goes).
@@ -86,11 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     tgt = p.add_argument_group("targets and loss")
     tgt.add_argument(
-        "--targets", choices=TARGET_SOURCES, default="minilm-static", help="target vectors"
+        "--targets", choices=TARGET_SOURCES, default="minilm-contextual", help="target vectors"
     )
     tgt.add_argument("--targets-from", help="softmax checkpoint whose output rows are the targets")
     tgt.add_argument("--target-dim", type=int, default=384, help="dimension of random targets")
-    tgt.add_argument("--max-occurrences", type=int, default=8, help="contextual: per word")
+    tgt.add_argument("--max-occurrences", type=int, default=4, help="contextual: per word")
     tgt.add_argument("--max-windows", type=int, default=12000, help="contextual: MiniLM windows")
     tgt.add_argument("--loss", choices=("cosine", "vmf"), default="cosine", help="training loss")
     tgt.add_argument("--vmf-lambda1", type=float, default=0.02, help="vMF: weight of |output|")

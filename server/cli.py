@@ -11,6 +11,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "complete": ("nextword.server.complete", "print the completions for the end of some text"),
     "info": ("nextword.server.info", "show a model bundle's manifest and verify its files"),
     "eval": ("nextword.server.evaluate", "simulate typing files and report keystroke savings"),
+    "forget": ("nextword.server.persist", "delete what the memory stored for a workspace"),
     "train": ("nextword.exporter.train", "train a predictor on your text (needs [train])"),
     "export": (
         "nextword.exporter.export",

@@ -4,9 +4,12 @@ For every word written in a bounded window before the cursor, the memory keeps t
 (the network's predicted vector just before the word, the word as written). At a cursor, a word
 w that matches the typed prefix scores
 
-    cache(w) = sum over stored pairs (v_i, w) of exp(theta * (cos(p, v_i) - 1))
+    cache(w) = sum over stored pairs (v_i, w) of exp(theta * (cos(p, v_i) - 1)) * f_i
 
-where p is the prediction at the cursor. Normalised over the words matching the prefix, this
+where p is the prediction at the cursor and f_i is `same_previous` when the stored word followed
+the same token as the cursor's word does, else 1 (the network reads every unknown word as the
+same symbol, so without it a name's second word could not be told from what follows it).
+Normalised over the words matching the prefix, this
 p_cache is mixed with the model's distribution over the same words as in Grave et al.:
 (1 - weight) * p_model + weight * p_cache (`mix_memory`). Words the vocabulary lacks (names,
 jargon, identifiers) become candidates this way, written as the user wrote them.
@@ -19,7 +22,9 @@ on costs no extra recurrent step. The content is a deterministic function of (te
 - the window is the text before the word being typed, back to at most `max_lines` lines and
   `max_pairs` words, split into pieces (a line, or a ~256-character slice of a long line cut at
   whitespace, so the pieces before the cursor do not change while typing);
-- each piece's pairs are cached by (context key at its start, its text), so an edit costs only
+- the window starts at an anchor (a paragraph start, or a grid of lines and pieces), so that
+  its start, and with it the contexts in a paragraph longer than the look-back, stay put;
+- each piece's pairs are cached by (context and token at its start, its text): an edit costs only
   the pieces it touches (and the ones after it in the same paragraph); the assembled block is
   reused while the pieces are the same objects (every keystroke inside a word).
 
@@ -54,6 +59,8 @@ _AFTER_EVERY_CHAR = "\U0010ffff"
 _UNITS_PER_DOCUMENT = 4096
 _ANCHOR_LINES = 32
 _ANCHOR_PIECES = 8
+MOST_WORDS = 64
+"""The memory offers at most this many words per request (the likeliest), like the search."""
 
 
 @dataclass
@@ -160,22 +167,18 @@ def make_block(
     if not words:
         return empty_block(vectors.shape[1] if vectors.ndim == 2 else 0)
     previous = previous or [""] * len(words)
-    order = sorted(range(len(words)), key=lambda i: (words[i], i))
-    distinct: list[str] = []
-    spelled: list[str] = []
-    starts: list[int] = []
-    for row, i in enumerate(order):
-        if not distinct or distinct[-1] != words[i]:
-            distinct.append(words[i])
-            spelled.append(written[i])
-            starts.append(row)
-        else:
-            spelled[-1] = written[i]
-    starts.append(len(order))
-    rows = np.ascontiguousarray(vectors[np.asarray(order)], dtype=np.float32)
+    distinct = sorted(set(words))
+    number = {word: i for i, word in enumerate(distinct)}
+    codes = np.fromiter((number[word] for word in words), dtype=np.int64, count=len(words))
+    order = np.argsort(codes, kind="stable")
+    spelling = dict(zip(words, written))  # the last spelling of each word
+    starts = np.zeros(len(distinct) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(codes, minlength=len(distinct)), out=starts[1:])
+    rows = np.ascontiguousarray(vectors[order], dtype=np.float32)
     tokens = {token: i for i, token in enumerate(sorted(set(previous) - {""}))}
-    before = np.asarray([tokens.get(previous[i], -1) for i in order], dtype=np.int64)
-    return MemoryBlock(rows, distinct, spelled, np.asarray(starts, np.int64), before, tokens)
+    before = np.fromiter((tokens.get(token, -1) for token in previous), np.int64, len(previous))
+    spelled = [spelling[word] for word in distinct]
+    return MemoryBlock(rows, distinct, spelled, starts, before[order], tokens)
 
 
 def combine_mass(
@@ -195,7 +198,8 @@ def combine_mass(
     norm = sum(mass for mass, _ in total.values())
     if norm <= 0.0:
         return {}
-    return {word: (mass / norm, written) for word, (mass, written) in total.items()}
+    best = sorted(total.items(), key=lambda item: (-item[1][0], item[0]))[:MOST_WORDS]
+    return {word: (mass / norm, written) for word, (mass, written) in best}
 
 
 @lru_cache(maxsize=1 << 12)  # bounded: 16k pieces grew a server jumping around by ~50 MB
@@ -204,6 +208,11 @@ def piece_tokens(text: str) -> tuple[tuple[str, str | None], ...]:
     return tuple(
         (token.folded, token.text if token.kind == "word" else None) for token in iter_tokens(text)
     )
+
+
+@lru_cache(maxsize=1 << 14)
+def piece_word_count(text: str) -> int:
+    return sum(written is not None for _, written in piece_tokens(text))
 
 
 def piece_bounds(content: str, end: int) -> list[tuple[int, int]]:
@@ -233,7 +242,7 @@ def window_pieces(document: DocumentState, cursor: Cursor, settings: MemorySetti
         bounds = piece_bounds(content, end)
         for index in range(len(bounds) - 1, -1, -1):
             start, stop = bounds[index]
-            count = sum(written is not None for _, written in piece_tokens(content[start:stop]))
+            count = piece_word_count(content[start:stop])
             if words + count > settings.max_pairs:
                 return _from_anchor(pieces)
             words += count
@@ -262,14 +271,29 @@ def _from_anchor(pieces: list[tuple[Piece, bool]]) -> list[Piece]:
 
 
 class DocumentMemory:
-    """One document's units (cached by content) and its last assembled block."""
+    """One document's units (cached by content) and its window's pairs as two blocks."""
 
     def __init__(self, dim: int) -> None:
         self.units: OrderedDict[tuple[Key, str, str], Unit] = OrderedDict()
         self.pairs = 0
         """Pairs in `units`: bounded, so jumping around a long document keeps few windows."""
         self.last_units: list[Unit] = []
-        self.block = empty_block(dim)
+        self.dim = dim
+        self.stable = empty_block(dim)
+        """The pairs of the window's pieces but the last: reassembled only when one changes."""
+        self.tail = empty_block(dim)
+        """The pairs of the piece the cursor is in (changes with every word typed)."""
+
+    def __len__(self) -> int:
+        return len(self.stable) + len(self.tail)
+
+    @property
+    def blocks(self) -> list[MemoryBlock]:
+        return [self.stable, self.tail]
+
+    def combined(self) -> MemoryBlock:
+        """All the window's pairs in one block."""
+        return assemble(self.last_units, self.dim)
 
     def unit(
         self, engine: Engine, document: DocumentState, start: tuple[Key, str], text: str
@@ -290,8 +314,8 @@ class DocumentMemory:
             self.pairs -= len(dropped.words)
         return unit
 
-    def update(self, engine: Engine, document: DocumentState, cursor: Cursor) -> MemoryBlock:
-        """The block for the text before the cursor's word."""
+    def update(self, engine: Engine, document: DocumentState, cursor: Cursor) -> list[MemoryBlock]:
+        """The blocks for the text before the cursor's word."""
         settings = engine.settings.memory
         pieces = window_pieces(document, cursor, settings)
         units = []
@@ -312,13 +336,16 @@ class DocumentMemory:
             unit = self.unit(engine, document, (key, before), content[piece.start : piece.end])
             units.append(unit)
             key, before = unit.end_key, unit.end_token
-        same = len(units) == len(self.last_units) and all(
-            a is b for a, b in zip(units, self.last_units)
-        )
-        if not same:
-            self.last_units = units
-            self.block = assemble(units, engine.bundle.output_embeddings.shape[1])
-        return self.block
+        if not _same_units(units[:-1], self.last_units[:-1]):
+            self.stable = assemble(units[:-1], self.dim)
+        if not _same_units(units[-1:], self.last_units[-1:]):
+            self.tail = assemble(units[-1:], self.dim)
+        self.last_units = units
+        return self.blocks
+
+
+def _same_units(units: list[Unit], others: list[Unit]) -> bool:
+    return len(units) == len(others) and all(a is b for a, b in zip(units, others))
 
 
 def build_unit(engine: Engine, document: DocumentState, start: tuple[Key, str], text: str) -> Unit:
@@ -372,16 +399,17 @@ class WorkspaceMemory:
     loaded from the persisted store (used only with `persist` on)."""
 
     def __init__(self) -> None:
-        self.documents: dict[str, MemoryBlock] = {}
+        self.documents: dict[str, list[MemoryBlock]] = {}
         self.persisted: MemoryBlock | None = None
         self.store: Path | None = None
         """The file `persisted` came from and is written back to (persist.py)."""
 
     def others(self, uri: str) -> list[MemoryBlock]:
-        return [self.documents[name] for name in sorted(self.documents) if name != uri]
+        names = sorted(name for name in self.documents if name != uri)
+        return [block for name in names for block in self.documents[name]]
 
-    def drop(self, uri: str) -> MemoryBlock | None:
-        return self.documents.pop(uri, None)
+    def drop(self, uri: str) -> None:
+        self.documents.pop(uri, None)
 
 
 def memory_blocks(engine: Engine, document: DocumentState, cursor: Cursor) -> list[MemoryBlock]:
@@ -389,12 +417,11 @@ def memory_blocks(engine: Engine, document: DocumentState, cursor: Cursor) -> li
     settings = engine.settings.memory
     if not settings.enabled or engine.index is None:
         return []
-    block = document_memory(engine, document).update(engine, document, cursor)
-    blocks = [block]
+    blocks = document_memory(engine, document).update(engine, document, cursor)
     workspace = engine.workspace_memory
     if settings.workspace:
-        workspace.documents[document.uri] = block
-        blocks += workspace.others(document.uri)
+        workspace.documents[document.uri] = list(blocks)
+        blocks = blocks + workspace.others(document.uri)
     if settings.persist and workspace.persisted is not None:
         blocks.append(workspace.persisted)
     return blocks

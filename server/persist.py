@@ -157,9 +157,10 @@ def remember(engine: Engine, document: DocumentState) -> bool:
     memory = document.caches.get("memory")
     if not engine.settings.memory.persist or workspace.store is None or memory is None:
         return False
-    if not len(memory.block):
+    if not len(memory):
         return False
-    workspace.persisted = merge_blocks(workspace.persisted, memory.block, MAX_PERSISTED_PAIRS)
+    learned = memory.combined()
+    workspace.persisted = merge_blocks(workspace.persisted, learned, MAX_PERSISTED_PAIRS)
     try:
         save_block(workspace.store, workspace.persisted)
     except (OSError, ValueError) as error:  # ValueError: the path leads out of the data dir

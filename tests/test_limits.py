@@ -81,7 +81,7 @@ def test_the_state_cache_obeys_its_byte_caps_while_typing_anywhere() -> None:
     rng = random.Random(1)
     text = "\n\n".join(paragraph(rng, rng.randrange(5, 200)) for _ in range(400))
     document = DocumentState.open("file:///big.txt", text)
-    for _ in range(120):
+    for _ in range(60):
         line = rng.randrange(len(document.text))
         engine.complete(document, line, len(document.text.content(line)))
         assert engine.cache.nbytes <= 1 << 20

@@ -16,7 +16,7 @@ from conftest import SERVER_COMMAND, TINY_BUNDLE
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from nextword.server import persist
+from nextword.server import cli, persist
 from nextword.server.document import DocumentState
 from nextword.server.engine import Engine, load_engine
 from nextword.server.memory import make_block
@@ -108,7 +108,7 @@ def test_the_cli_forgets_every_workspace(data_home: Path, capsys) -> None:
         persist.attach(engine, workspace)
         persist.remember(engine, learn_story(engine))
     assert len(list((data_home / "workspaces").iterdir())) == 2
-    assert persist.main(["--all"]) == 0
+    assert cli.main(["forget", "--all"]) == 0
     assert list((data_home / "workspaces").iterdir()) == []
     assert "removed 2" in capsys.readouterr().out
 
