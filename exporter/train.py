@@ -124,11 +124,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def softmax_head_from(path: str) -> tuple[Vocabulary, np.ndarray]:
+def softmax_head_from(path: str) -> tuple[Vocabulary, np.ndarray, dict[str, Any]]:
+    """The vocabulary, unit output rows and a provenance summary of a softmax checkpoint."""
     source = load_checkpoint(path)
     if source.config.output != "softmax":
         raise CheckpointError(f"--targets-from {path}: not a softmax-output checkpoint")
-    return source.vocab, unit_rows(source.model_state["head.weight"].float().numpy())
+    summary = {
+        "command": source.args.get("command", ""),
+        "network": source.config.to_dict(),
+        "steps": source.progress.step,
+        "tokens": source.progress.tokens,
+        "train_seconds": round(source.progress.train_seconds, 1),
+        "dev": source.dev,
+    }
+    return source.vocab, unit_rows(source.model_state["head.weight"].float().numpy()), summary
 
 
 def make_targets(args: argparse.Namespace, workers: Workers) -> tuple[Vocabulary | None, Any]:
@@ -143,8 +152,9 @@ def make_targets(args: argparse.Namespace, workers: Workers) -> tuple[Vocabulary
             sub.resume = (Path(source) / CHECKPOINT_NAME).exists()
             log.info("training the softmax model whose output rows become the targets")
             train_run(sub, workers)
-        vocab, table = softmax_head_from(source)
+        vocab, table, summary = softmax_head_from(source)
         args.targets_from = source
+        args.targets_from_summary = summary
         return vocab, lambda data: table
     config = TargetConfig(
         args.targets, args.target_dim, args.seed, args.max_occurrences, max_windows=args.max_windows
@@ -383,6 +393,7 @@ def _targets_info(args: argparse.Namespace) -> dict[str, Any]:
     info: dict[str, Any] = {"source": args.targets if args.output == "continuous" else None}
     if args.targets == "softmax":
         info["from"] = args.targets_from
+        info["softmax_model"] = getattr(args, "targets_from_summary", None)
     if args.targets == "minilm-contextual":
         info["max_occurrences"] = args.max_occurrences
         info["max_windows"] = args.max_windows

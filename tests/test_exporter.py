@@ -204,6 +204,7 @@ def test_softmax_output_and_softmax_derived_targets(corpus: Path, tmp_path: Path
     expected = head / head.norm(dim=1, keepdim=True)
     assert torch.allclose(derived.targets, expected, atol=1e-6)
     assert derived.config.output_dim == 16 and derived.targets_info["source"] == "softmax"
+    assert derived.targets_info["softmax_model"]["steps"] == 4
     assert nextword(["export", str(run / "softmax-targets"), "--out", str(bundle_dir)]) == 0
     bundle = load_bundle(bundle_dir)
     assert bundle.is_softmax and bundle.output_embeddings is None
