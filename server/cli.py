@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 # name -> (module with `main(argv) -> int`, one-line description)
@@ -52,7 +53,12 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         raise
-    return int(module.main(argv[1:]) or 0)
+    try:
+        return int(module.main(argv[1:]) or 0)
+    except BrokenPipeError:
+        # The reader went away (`nextword complete ... | head`): not an error worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

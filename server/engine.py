@@ -40,7 +40,7 @@ from nextword.server.bundle import Bundle, BundleError, load_bundle
 from nextword.server.context import Cursor, analyse_cursor, nearby_words
 from nextword.server.document import DocumentState
 from nextword.server.limits import RecentDocuments
-from nextword.server.memory import (  # issue 6
+from nextword.server.memory import (
     WorkspaceMemory,
     memory_blocks,
     memory_bonuses,
@@ -133,7 +133,7 @@ class Engine:
             self.index.add(np.hstack([table[:n_words], self.all_priors[:n_words, None]]))
         self.cache = StateCache(0, 0)
         self.recent = RecentDocuments(self.settings.cached_documents)  # limits.py
-        self.workspace_memory = WorkspaceMemory()  # issue 6: memory.py
+        self.workspace_memory = WorkspaceMemory()
         self.stats = EngineStats()
         self.configure(self.settings)
 
@@ -157,7 +157,7 @@ class Engine:
         states = document.caches.pop("states", None)
         if states is not None:
             states.clear()
-        document.caches.pop("memory", None)  # issue 6: memory.py
+        document.caches.pop("memory", None)
         self.workspace_memory.drop(document.uri)
 
     # -- the network ----------------------------------------------------------------------------
@@ -279,7 +279,7 @@ class Engine:
         typed = fold(prefix)
         matching = {word: written for word, written in nearby.items() if word.startswith(typed)}
         index, n_words = vocab.index, vocab.n_words
-        boosts = memory or {}  # issue 6: memory.py
+        boosts = memory or {}
         known = {word: index.get(word, -1) for word in (*matching, *boosts)}
         in_vocab = sorted(i for i in known.values() if 0 <= i < n_words)
         unknown_id = vocab.unknown_id
@@ -299,7 +299,7 @@ class Engine:
             if not 0 <= known[word] < n_words:
                 score = unknown_score + (bonus if word in matching else 0.0)
                 rows.append((-score, word, written, False))
-        rows = mix_memory(rows, boosts, self.settings.memory)  # issue 6: memory.py
+        rows = mix_memory(rows, boosts, self.settings.memory)
         rows.sort()
         return [Candidate(w, d, -negative, v) for negative, w, d, v in rows[:limit]]
 
@@ -309,7 +309,7 @@ class Engine:
         limits = self.settings.context
         key = self.context_key(cursor.tokens, cursor.truncated)
         prediction = self.prediction(document, key)
-        blocks = memory_blocks(self, document, cursor)  # issue 6: memory.py
+        blocks = memory_blocks(self, document, cursor)
         candidates = self.rank(
             prediction,
             cursor.prefix,

@@ -218,7 +218,7 @@ def eval_settings(cache: bool, max_items: int = 6) -> Settings:
     settings = Settings(max_items=max(max_items, Settings().max_items))
     if not cache:
         settings.ranking = replace(settings.ranking, document=0.0)
-        settings.memory = replace(settings.memory, enabled=False)  # issue 6: memory.py
+        settings.memory = replace(settings.memory, enabled=False)
     return settings
 
 
@@ -257,5 +257,5 @@ def server_options(cache: bool, max_items: int = 6) -> dict[str, Any]:
     options: dict[str, Any] = {"maxItems": max(max_items, Settings().max_items)}
     if not cache:
         options["ranking"] = {"document": 0.0}
-        options["memory"] = {"enabled": False}  # issue 6: memory.py
+        options["memory"] = {"enabled": False}
     return {"nextword": options}

@@ -23,11 +23,11 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import lsp_method
 
-from nextword.server import persist  # issue 6
+from nextword.server import persist
 from nextword.server.bundle import BundleError
 from nextword.server.document import DocumentState, character_of
 from nextword.server.engine import Completion, Engine, load_engine
-from nextword.server.inline import inline_completion_list, suggest_inline  # issue 6
+from nextword.server.inline import inline_completion_list, suggest_inline
 from nextword.server.limits import AnsweringProtocol, ProtocolInput, log_handler
 from nextword.server.ranking import filter_text
 from nextword.server.settings import Settings, parse_settings
@@ -140,7 +140,7 @@ server = NextwordServer()
 def initialize(ls: NextwordServer, params: types.InitializeParams) -> None:
     ls.apply_settings(params.initialization_options)
     ls.load_model()
-    attach_memory_store(ls)  # issue 6
+    attach_memory_store(ls)
 
 
 @server.feature(types.INITIALIZED)
@@ -154,7 +154,7 @@ def initialized(ls: NextwordServer, params: types.InitializedParams) -> None:
 @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
 def did_change_configuration(ls: NextwordServer, params: types.DidChangeConfigurationParams):
     ls.apply_settings(params.settings)
-    attach_memory_store(ls)  # issue 6
+    attach_memory_store(ls)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
@@ -179,7 +179,7 @@ def did_change(ls: NextwordServer, params: types.DidChangeTextDocumentParams) ->
 def did_close(ls: NextwordServer, params: types.DidCloseTextDocumentParams) -> None:
     document = ls.documents.pop(params.text_document.uri, None)
     if document is not None and ls.engine is not None:
-        persist.remember(ls.engine, document)  # issue 6: only with memory.persist on
+        persist.remember(ls.engine, document)  # only with memory.persist on
         ls.engine.forget(document)
 
 
@@ -219,7 +219,7 @@ def stats(ls: NextwordServer, params: Any) -> dict[str, Any]:
     }
 
 
-# -- issue 6: ghost text (inline.py) and the memory's opt-in persistence (persist.py) ----------
+# -- ghost text (inline.py) and the memory's opt-in persistence (persist.py) ----------
 
 FORGET = "nextword.forget"
 

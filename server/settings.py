@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nextword.server.context import ContextLimits
-from nextword.server.inline import InlineSettings  # issue 6
-from nextword.server.memory import MemorySettings  # issue 6
+from nextword.server.inline import InlineSettings
+from nextword.server.memory import MemorySettings
 from nextword.server.ranking import RankingWeights
 
 DEFAULT_LANGUAGES = (
@@ -51,7 +51,7 @@ class Settings:
     """Documents that keep their caches (states, memory); older ones are rebuilt when used."""
     ranking: RankingWeights = field(default_factory=RankingWeights)
     context: ContextLimits = field(default_factory=ContextLimits)
-    # issue 6: the continuous cache (memory.py) and ghost text (inline.py)
+    # the document's memory (memory.py) and ghost text (inline.py)
     memory: MemorySettings = field(default_factory=MemorySettings)
     inline_suggestions: bool = True
     """Answer textDocument/inlineCompletion (the clients decide whether to ask)."""
@@ -68,7 +68,7 @@ _MINIMUM: dict[str, float] = {
     "lookback_chars": 64,
     "window_lines_before": 0,
     "window_lines_after": 0,
-    "max_pairs": 1,  # issue 6: memory.py, inline.py
+    "max_pairs": 1,
     "max_lines": 1,
     "theta": 0,
     "weight": 0,
