@@ -55,45 +55,38 @@ def markdown(tmp_path: Path) -> Path:
     return path
 
 
-def test_completion_items_and_accept(markdown: Path) -> None:
-    """(a) setup() attaches to Markdown, typing yields items, accepting one inserts the word."""
-    script = EDITORS_TESTS / "nvim_complete.lua"
+def run_nvim_script(script_name: str, markdown: Path, *, insert_mode_timers: bool) -> None:
+    """Run one tests/editors Lua script in headless Neovim against the Markdown file.
+
+    Scripts that hold insert mode across timers need `-c 'luafile'`: under `-l` nvim exits
+    before the timers fire, and the test would pass without having run.
+    """
+    script = EDITORS_TESTS / script_name
+    how = ["-c", f"luafile {script}"] if insert_mode_timers else ["-l", str(script)]
     result = run(
-        [nvim(), "--clean", "--headless", "-l", script],
+        [nvim(), "--clean", "--headless", *how],
         NVIM_TIMEOUT_S,
         env=nvim_test_env(markdown),
         cwd=markdown.parent,
     )
     print(result.output)
     assert_passed(result.returncode, result.output)
+
+
+def test_completion_items_and_accept(markdown: Path) -> None:
+    """(a) setup() attaches to Markdown, typing yields items, accepting one inserts the word."""
+    run_nvim_script("nvim_complete.lua", markdown, insert_mode_timers=False)
 
 
 def test_builtin_popup_autotrigger(markdown: Path) -> None:
     """(b) the built-in popup opens after a space with nextword's items; <C-n><C-y> accepts."""
-    script = EDITORS_TESTS / "nvim_popup.lua"
-    # -c 'luafile': under -l nvim would exit before the timers that drive insert mode fire.
-    result = run(
-        [nvim(), "--clean", "--headless", "-c", f"luafile {script}"],
-        NVIM_TIMEOUT_S,
-        env=nvim_test_env(markdown),
-        cwd=markdown.parent,
-    )
-    print(result.output)
-    assert_passed(result.returncode, result.output)
+    run_nvim_script("nvim_popup.lua", markdown, insert_mode_timers=True)
 
 
 def test_inline_ghost_text_shown_and_accepted(markdown: Path) -> None:
     """(c) with completion.inline, a made-up name used earlier is offered as ghost text after its
     first letters (vim.lsp.inline_completion) and get() accepts it (issue 6)."""
-    script = EDITORS_TESTS / "nvim_inline.lua"
-    result = run(
-        [nvim(), "--clean", "--headless", "-c", f"luafile {script}"],
-        NVIM_TIMEOUT_S,
-        env=nvim_test_env(markdown),
-        cwd=markdown.parent,
-    )
-    print(result.output)
-    assert_passed(result.returncode, result.output)
+    run_nvim_script("nvim_inline.lua", markdown, insert_mode_timers=True)
 
 
 def test_modules_load_and_help_tags(tmp_path: Path) -> None:
