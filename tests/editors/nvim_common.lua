@@ -67,4 +67,32 @@ function M.labels(items, limit)
   return table.concat(labels, ', ')
 end
 
+--- Type keys as if the user did (through mappings, like a real keyboard).
+function M.feed(keys)
+  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(keys, true, false, true), 't', false)
+end
+
+--- Poll every 50 ms until `check()` returns a value, then call `next_step(value)`.
+function M.when(description, check, next_step)
+  local deadline = vim.uv.now() + M.timeout_ms
+  local timer = assert(vim.uv.new_timer())
+  timer:start(50, 50, vim.schedule_wrap(function()
+    if not timer:is_active() then
+      return
+    end
+    local ok, value = pcall(check)
+    if not ok then
+      timer:stop()
+      M.fail(description .. ': ' .. tostring(value))
+    elseif value ~= nil then
+      timer:stop()
+      next_step(value)
+    elseif vim.uv.now() > deadline then
+      timer:stop()
+      M.fail(('timed out waiting for %s (mode %s, line "%s")'):format(
+        description, vim.api.nvim_get_mode().mode, vim.api.nvim_get_current_line()))
+    end
+  end))
+end
+
 return M

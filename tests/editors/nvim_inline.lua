@@ -26,32 +26,7 @@ local name = 'Zorblat Quenwick'
 local story = ('%s came. Then %s left. We met %s again.'):format(name, name, name)
 vim.api.nvim_buf_set_lines(bufnr, -1, -1, true, { story })
 
-local function feed(keys)
-  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(keys, true, false, true), 't', false)
-end
-
---- Poll every 50 ms until `check()` returns a value, then call `next_step(value)`.
-local function when(description, check, next_step)
-  local deadline = vim.uv.now() + t.timeout_ms
-  local timer = assert(vim.uv.new_timer())
-  timer:start(50, 50, vim.schedule_wrap(function()
-    if not timer:is_active() then
-      return
-    end
-    local ok, value = pcall(check)
-    if not ok then
-      timer:stop()
-      t.fail(description .. ': ' .. tostring(value))
-    elseif value ~= nil then
-      timer:stop()
-      next_step(value)
-    elseif vim.uv.now() > deadline then
-      timer:stop()
-      t.fail(('timed out waiting for %s (mode %s, line "%s")'):format(
-        description, vim.api.nvim_get_mode().mode, vim.api.nvim_get_current_line()))
-    end
-  end))
-end
+local feed, when = t.feed, t.when
 
 --- The ghost text shown in the buffer (the inline completion's extmarks), or nil.
 local function ghost_text()
