@@ -21,7 +21,7 @@ from nextword.server.bundle import write_manifest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from fuzz import RawServer, serve_command  # noqa: E402
+from rawlsp import RawServer, serve_command  # noqa: E402
 
 
 def manifest_of(path: Path) -> dict:

@@ -16,7 +16,8 @@ from conftest import TINY_BUNDLE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from fuzz import MEGABYTE, RawServer, encode, frame, fuzz, serve_command  # noqa: E402
+from fuzz import fuzz  # noqa: E402
+from rawlsp import MEGABYTE, RawServer, encode, frame, serve_command  # noqa: E402
 
 END = {"line": (1 << 31) - 1, "character": 0}
 

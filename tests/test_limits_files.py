@@ -18,7 +18,7 @@ from conftest import TINY_BUNDLE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from fuzz import RawServer  # noqa: E402
+from rawlsp import RawServer  # noqa: E402
 
 RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ [\w.]+: ")
 

@@ -22,7 +22,7 @@ from conftest import TINY_BUNDLE, default_bundle_present
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from fuzz import RawServer, serve_command  # noqa: E402
+from rawlsp import RawServer, serve_command  # noqa: E402
 
 SERVER_SOURCES = Path(__file__).resolve().parents[1] / "server"
 NETWORK_MODULES = {
