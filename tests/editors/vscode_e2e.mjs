@@ -6,15 +6,9 @@
 // missingBundle, missingCommand, screenshots: {suggest, word, saved, noModel, notFound, failure},
 // timeoutMs}. Output: one line `RESULT {json}` on stdout;
 // the Python test (tests/test_editor_vscode.py) checks it and the file on disk.
-import { chromium } from "playwright-core";
+import { config, log, openFileWhenReady, runTest, timeout } from "./vscode_common.mjs";
 
-const config = JSON.parse(process.env.NEXTWORD_VSCODE_TEST ?? "{}");
-const timeout = config.timeoutMs ?? 120000;
 const SUGGEST_ROWS = ".suggest-widget.visible .monaco-list-row";
-
-function log(message) {
-  console.log(`[vscode-test] ${message}`);
-}
 
 async function suggestLabels(page) {
   return page.$$eval(SUGGEST_ROWS, (rows) =>
@@ -92,128 +86,63 @@ async function failureShown(page, icon, text) {
   };
 }
 
-async function main() {
-  const browser = await chromium.launch({
-    executablePath: config.chromium,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--disable-dev-shm-usage",
-    ],
+runTest(async (page, result) => {
+  await openFileWhenReady(page);
+  await page.keyboard.type(config.sentence, { delay: 60 });
+  const rows = await stableSuggestions(page);
+  result.labels = rows.map((row) => row.label);
+  result.kinds = rows.map((row) => row.kind);
+  result.focused = rows.find((row) => row.focused)?.label ?? null;
+  log(
+    `suggest widget: ${result.labels.join(", ")} (focused: ${result.focused})`,
+  );
+  result.status = await statusBarText(page);
+  await page.screenshot({ path: config.screenshots.suggest });
+  log(`screenshot: ${config.screenshots.suggest}`);
+
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(SUGGEST_ROWS, { state: "hidden", timeout });
+  log("accepted with Enter");
+
+  // Quick suggestions (on for Markdown through the extension's configurationDefaults): after a
+  // space and Escape the widget is closed; typing a letter must open it again by itself.
+  await page.keyboard.type(" ", { delay: 60 });
+  await page.waitForSelector(SUGGEST_ROWS, { timeout });
+  await page.keyboard.press("Escape");
+  await page.waitForSelector(SUGGEST_ROWS, { state: "hidden", timeout });
+  await page.keyboard.type(config.letter, { delay: 60 });
+  const wordRows = await stableSuggestions(page);
+  result.wordLabels = wordRows
+    .filter((row) => row.kind === "text")
+    .map((row) => row.label);
+  result.otherWordRows = wordRows.filter((row) => row.kind !== "text");
+  log(
+    `suggest widget after "${config.letter}": ${result.wordLabels.join(", ")}`,
+  );
+  await page.screenshot({ path: config.screenshots.word });
+  await page.keyboard.press("Escape");
+
+  await page.keyboard.press("Control+S");
+  await page.waitForSelector(".tab.active.dirty", {
+    state: "detached",
+    timeout,
   });
-  const result = {};
-  const page = await browser.newPage({
-    viewport: { width: 1280, height: 800 },
-  });
-  try {
-    page.on("pageerror", (error) => log(`page error: ${error.message}`));
-    await page.goto(
-      `${config.url}/?folder=${encodeURIComponent(config.folder)}`,
-    );
-    await page.waitForSelector(".monaco-workbench", { timeout });
-    log("workbench loaded");
+  await page.screenshot({ path: config.screenshots.saved });
+  log("saved with Ctrl+S");
 
-    const fileRow = page.locator(".explorer-folders-view .monaco-list-row", {
-      hasText: config.fileName,
-    });
-    await fileRow.first().click({ timeout });
-    const editor = page.locator(".monaco-editor .view-lines").first();
-    await editor.waitFor({ timeout });
-    await page.waitForSelector(
-      `.tab.active[aria-label*="${config.fileName}"]`,
-      { timeout },
-    );
-    log(`opened ${config.fileName}`);
-
-    await editor.click();
-    await page.keyboard.press("Control+End");
-    // The status bar item appears with a Markdown editor and turns to ready once the server has
-    // answered initialize; completions typed before that would find no provider registered yet.
-    await page.waitForSelector(
-      ".statusbar-item:has-text('nextword') .codicon-check",
-      { timeout },
-    );
-    log("status bar: nextword ready");
-    await page.keyboard.type(config.sentence, { delay: 60 });
-    const rows = await stableSuggestions(page);
-    result.labels = rows.map((row) => row.label);
-    result.kinds = rows.map((row) => row.kind);
-    result.focused = rows.find((row) => row.focused)?.label ?? null;
-    log(
-      `suggest widget: ${result.labels.join(", ")} (focused: ${result.focused})`,
-    );
-    result.status = await statusBarText(page);
-    await page.screenshot({ path: config.screenshots.suggest });
-    log(`screenshot: ${config.screenshots.suggest}`);
-
-    await page.keyboard.press("Enter");
-    await page.waitForSelector(SUGGEST_ROWS, { state: "hidden", timeout });
-    log("accepted with Enter");
-
-    // Quick suggestions (on for Markdown through the extension's configurationDefaults): after a
-    // space and Escape the widget is closed; typing a letter must open it again by itself.
-    await page.keyboard.type(" ", { delay: 60 });
-    await page.waitForSelector(SUGGEST_ROWS, { timeout });
-    await page.keyboard.press("Escape");
-    await page.waitForSelector(SUGGEST_ROWS, { state: "hidden", timeout });
-    await page.keyboard.type(config.letter, { delay: 60 });
-    const wordRows = await stableSuggestions(page);
-    result.wordLabels = wordRows
-      .filter((row) => row.kind === "text")
-      .map((row) => row.label);
-    result.otherWordRows = wordRows.filter((row) => row.kind !== "text");
-    log(
-      `suggest widget after "${config.letter}": ${result.wordLabels.join(", ")}`,
-    );
-    await page.screenshot({ path: config.screenshots.word });
-    await page.keyboard.press("Escape");
-
-    await page.keyboard.press("Control+S");
-    await page.waitForSelector(".tab.active.dirty", {
-      state: "detached",
-      timeout,
-    });
-    await page.screenshot({ path: config.screenshots.saved });
-    log("saved with Ctrl+S");
-
-    // Settings changes restart the server; failures show in the status bar and a message with
-    // the way out (a bundle that does not exist, then a server command that does not exist).
-    await setSetting(page, "nextword.bundle", config.missingBundle);
-    result.noModel = await failureShown(page, "warning", "cannot complete");
-    log(`missing bundle: ${JSON.stringify(result.noModel)}`);
-    await page.screenshot({ path: config.screenshots.noModel });
-    await page
-      .locator(".notification-toast .codicon-notifications-clear")
-      .first()
-      .click()
-      .catch(() => undefined);
-    await setSetting(page, "nextword.server.command", config.missingCommand);
-    result.notFound = await failureShown(page, "error", "pip install nextword");
-    log(`missing server: ${JSON.stringify(result.notFound)}`);
-    await page.screenshot({ path: config.screenshots.notFound });
-    result.ok = true;
-  } catch (error) {
-    if (config.screenshots.failure) {
-      await page
-        .screenshot({ path: config.screenshots.failure })
-        .catch(() => undefined);
-      log(`failure screenshot: ${config.screenshots.failure}`);
-    }
-    throw error;
-  } finally {
-    await browser.close();
-  }
-  console.log(`RESULT ${JSON.stringify(result)}`);
-}
-
-main().catch((error) => {
-  console.error(`[vscode-test] FAIL: ${error.stack ?? error}`);
-  process.exit(1);
+  // Settings changes restart the server; failures show in the status bar and a message with
+  // the way out (a bundle that does not exist, then a server command that does not exist).
+  await setSetting(page, "nextword.bundle", config.missingBundle);
+  result.noModel = await failureShown(page, "warning", "cannot complete");
+  log(`missing bundle: ${JSON.stringify(result.noModel)}`);
+  await page.screenshot({ path: config.screenshots.noModel });
+  await page
+    .locator(".notification-toast .codicon-notifications-clear")
+    .first()
+    .click()
+    .catch(() => undefined);
+  await setSetting(page, "nextword.server.command", config.missingCommand);
+  result.notFound = await failureShown(page, "error", "pip install nextword");
+  log(`missing server: ${JSON.stringify(result.notFound)}`);
+  await page.screenshot({ path: config.screenshots.notFound });
 });
