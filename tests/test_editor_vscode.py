@@ -192,6 +192,31 @@ def server_words(text: str) -> list[str]:
     ]
 
 
+def drive_code_server(
+    script: str, limit_s: int, *, url: str, notes: Path, screenshots: dict[str, str], **fields: str
+) -> dict:
+    """Run a tests/editors script against code-server on `notes`; return its RESULT object.
+
+    The script gets the common input (vscode_common.mjs) plus `fields`.
+    """
+    config = {
+        "url": url,
+        "folder": str(notes.parent),
+        "fileName": notes.name,
+        "chromium": str(chromium()),
+        "screenshots": screenshots,
+        "timeoutMs": int(os.environ.get("NEXTWORD_VSCODE_TIMEOUT_MS", "120000")),
+        **fields,
+    }
+    env = dict(os.environ, NEXTWORD_VSCODE_TEST=json.dumps(config))
+    node = shutil.which("node") or node24()
+    driven = run([node, EDITORS_TESTS / script], limit_s, env=env, cwd=EDITORS_TESTS)
+    print(driven.output)
+    print("screenshots:", *(path for path in screenshots.values() if Path(path).exists()))
+    assert driven.returncode == 0, driven.output
+    return json.loads(driven.output.split("RESULT ", 1)[1].splitlines()[0])
+
+
 def test_vscode_suggest_accept_save(code_server_url: tuple[str, Path]) -> None:
     url, workspace = code_server_url
     notes = workspace / "notes.md"
@@ -213,25 +238,17 @@ def test_vscode_suggest_accept_save(code_server_url: tuple[str, Path]) -> None:
         "notFound": str(ARTIFACTS / "vscode-not-found.png"),
         "failure": str(ARTIFACTS / "vscode-failure.png"),
     }
-    config = {
-        "url": url,
-        "folder": str(workspace),
-        "fileName": notes.name,
-        "sentence": SENTENCE,
-        "letter": letter,
-        "missingBundle": str(workspace / "no-such-bundle"),
-        "missingCommand": str(workspace / "no-such-dir" / "nextword"),
-        "chromium": str(chromium()),
-        "screenshots": screenshots,
-        "timeoutMs": int(os.environ.get("NEXTWORD_VSCODE_TIMEOUT_MS", "120000")),
-    }
-    env = dict(os.environ, NEXTWORD_VSCODE_TEST=json.dumps(config))
-    node = shutil.which("node") or node24()
-    driven = run([node, EDITORS_TESTS / "vscode_e2e.mjs"], 420, env=env, cwd=EDITORS_TESTS)
-    print(driven.output)
-    print("screenshots:", *(path for path in screenshots.values() if Path(path).exists()))
-    assert driven.returncode == 0, driven.output
-    result = json.loads(driven.output.split("RESULT ", 1)[1].splitlines()[0])
+    result = drive_code_server(
+        "vscode_e2e.mjs",
+        420,
+        url=url,
+        notes=notes,
+        screenshots=screenshots,
+        sentence=SENTENCE,
+        letter=letter,
+        missingBundle=str(workspace / "no-such-bundle"),
+        missingCommand=str(workspace / "no-such-dir" / "nextword"),
+    )
 
     assert result["labels"] == expected, (result["labels"], expected)
     assert result["focused"] == expected[0]
@@ -294,21 +311,9 @@ def test_vscode_ghost_text_shown_and_accepted(code_server_url: tuple[str, Path])
         "ghost": str(ARTIFACTS / "vscode-ghost-text.png"),
         "failure": str(ARTIFACTS / "vscode-ghost-failure.png"),
     }
-    config = {
-        "url": url,
-        "folder": str(workspace),
-        "fileName": notes.name,
-        "typed": TYPED,
-        "chromium": str(chromium()),
-        "screenshots": screenshots,
-        "timeoutMs": int(os.environ.get("NEXTWORD_VSCODE_TIMEOUT_MS", "120000")),
-    }
-    env = dict(os.environ, NEXTWORD_VSCODE_TEST=json.dumps(config))
-    node = shutil.which("node") or node24()
-    driven = run([node, EDITORS_TESTS / "vscode_inline.mjs"], 300, env=env, cwd=EDITORS_TESTS)
-    print(driven.output)
-    assert driven.returncode == 0, driven.output
-    result = json.loads(driven.output.split("RESULT ", 1)[1].splitlines()[0])
+    result = drive_code_server(
+        "vscode_inline.mjs", 300, url=url, notes=notes, screenshots=screenshots, typed=TYPED
+    )
     rest = expected.text[len("Zorb") :]
     assert result["ghost"].strip() and rest.startswith(result["ghost"].rstrip()), result
     saved = notes.read_text(encoding="utf-8")
