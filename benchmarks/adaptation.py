@@ -262,9 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heldout-words", type=int, default=3000)
     parser.add_argument("--theta", type=float, nargs="+", default=[10.0, 25.0, 50.0])
     parser.add_argument("--weight", type=float, nargs="+", default=[0.1, 0.25, 0.5])
-    parser.add_argument("--temperature", type=float, nargs="+", default=[0.05, 0.1, 0.2])
+    parser.add_argument("--temperature", type=float, nargs="+", default=[0.5, 1.0, 2.0])
     parser.add_argument("--same-previous", type=float, nargs="+", default=[1.0, 5.0])
-    parser.add_argument("--margins", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.2, 0.3])
+    parser.add_argument("--margins", type=float, nargs="+", default=[0.0, 0.5, 1.0, 2.0, 3.0])
     args = parser.parse_args(argv)
     commands = {"tune": tune, "tune-inline": tune_inline, "report": report}
     return commands[args.command](args)

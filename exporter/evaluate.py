@@ -1,7 +1,8 @@
 """Dev figures while training: loss, next-word top-1/top-6 with no prefix, keystroke savings.
 
 Decoding is the server's idea without its reranking: normalise the prediction, rank the words of
-the typed prefix's id range by inner product with the unit target rows (softmax output: by logit).
+the typed prefix's id range by inner product with the unit target rows (with a learned word bias:
+by output.e_w + b_w, unnormalised; softmax output: by logit).
 
 Keystroke savings with 6 suggestions follow Presage's simulator: each word costs its letters plus
 one space (kn); if the word shows among the 6 suggestions after k typed letters it costs k + 1
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 
 from nextword.exporter.data import IGNORE_INDEX, Chunks, batch_arrays
-from nextword.exporter.losses import LossConfig, continuous_loss
+from nextword.exporter.losses import LossConfig, continuous_loss, table_logits
 from nextword.exporter.model import Predictor
 from nextword.server.vocab import Vocabulary
 
@@ -56,9 +57,12 @@ def word_cost(scores: np.ndarray, target: int, word: str, vocab: Vocabulary) -> 
 class DevScorer:
     """Accumulates figures over batches of network outputs."""
 
-    def __init__(self, vocab: Vocabulary, targets: np.ndarray | None) -> None:
+    def __init__(
+        self, vocab: Vocabulary, targets: np.ndarray | None, bias: np.ndarray | None = None
+    ) -> None:
         self.vocab = vocab
         self.words_table = None if targets is None else targets[: vocab.n_words]
+        self.words_bias = None if bias is None else bias[: vocab.n_words]
         self.top1 = self.top6 = self.words = 0
         self.cost = self.keys = 0
 
@@ -75,6 +79,8 @@ class DevScorer:
             return
         if self.words_table is None:
             scores = outputs[known, :n_words]
+        elif self.words_bias is not None:
+            scores = outputs[known] @ self.words_table.T + self.words_bias
         else:
             vectors = outputs[known]
             vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
@@ -113,7 +119,8 @@ def evaluate(
     was_training = model.training
     model.eval()
     table = None if targets is None else targets.numpy()
-    scorer = DevScorer(vocab, table)
+    bias = word_bias_of(model)
+    scorer = DevScorer(vocab, table, None if bias is None else bias.detach().numpy())
     total_loss, total_tokens = 0.0, 0
     for begin in range(0, len(indices), batch_size):
         batch = indices[begin : begin + batch_size]
@@ -127,7 +134,7 @@ def evaluate(
         flat_outputs = outputs.reshape(-1, outputs.shape[-1])
         keep = flat_targets != IGNORE_INDEX
         if keep.any():
-            loss = token_loss(flat_outputs[keep], flat_targets[keep], targets, loss_config)
+            loss = token_loss(flat_outputs[keep], flat_targets[keep], targets, loss_config, bias)
             total_loss += float(loss) * int(keep.sum())
             total_tokens += int(keep.sum())
         scorer.add(flat_outputs.numpy(), flat_targets.numpy(), lengths.reshape(-1))
@@ -135,13 +142,20 @@ def evaluate(
     return scorer.figures(total_loss / max(total_tokens, 1), total_tokens)
 
 
+def word_bias_of(model: Predictor) -> torch.Tensor | None:
+    return model.word_bias if model.config.word_bias else None
+
+
 def token_loss(
     outputs: torch.Tensor,
     target_ids: torch.Tensor,
     targets: torch.Tensor | None,
     config: LossConfig,
+    bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean loss of outputs [n, ...] for known target ids [n]; softmax when targets is None."""
     if targets is None:
         return torch.nn.functional.cross_entropy(outputs, target_ids)
+    if config.name == "table-softmax":
+        return torch.nn.functional.cross_entropy(table_logits(outputs, targets, bias), target_ids)
     return continuous_loss(outputs, targets[target_ids], config)

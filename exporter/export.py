@@ -25,6 +25,7 @@ from nextword.exporter.checkpoint import Checkpoint, CheckpointError, load_check
 from nextword.exporter.model import OneStep, Predictor
 from nextword.server.bundle import (
     INPUT_EMBEDDINGS,
+    OUTPUT_BIAS,
     OUTPUT_EMBEDDINGS,
     OUTPUT_SCALES,
     PREDICTOR,
@@ -151,6 +152,7 @@ def manifest_for(checkpoint: Checkpoint, parity: float, steps: int, tolerance: f
             "output_dim": config.output_dim if config.output == "continuous" else len(vocab),
             "state_shape": [config.layers, 1, config.state_size],
             "output": config.output,
+            "word_bias": config.output == "continuous" and config.word_bias,
         },
         "targets": checkpoint.targets_info,
         "loss": {
@@ -170,7 +172,11 @@ def manifest_for(checkpoint: Checkpoint, parity: float, steps: int, tolerance: f
                 }
                 for entry in checkpoint.history
             ],
-            "decoding": "nearest target row in the prefix's id range (no prior, no cache)",
+            "decoding": (
+                "best output.e_w + b_w in the prefix's id range (no prior, no cache)"
+                if config.word_bias
+                else "nearest target row in the prefix's id range (no prior, no cache)"
+            ),
         },
         "export": {
             "parity_max_abs_diff": parity,
@@ -194,6 +200,8 @@ def write_bundle(checkpoint: Checkpoint, out: Path, tolerance: float) -> dict:
             quantized, scales = quantize_rows(checkpoint.targets.numpy())
             np.save(staging / OUTPUT_EMBEDDINGS, quantized)
             np.save(staging / OUTPUT_SCALES, scales)
+            if checkpoint.config.word_bias:
+                np.save(staging / OUTPUT_BIAS, model.word_bias.detach().numpy().astype(np.float32))
         vocab.save(staging / VOCAB)
         export_onnx(model, staging / PREDICTOR)
         max_tokens = int(checkpoint.args["max_context_tokens"])

@@ -6,6 +6,12 @@ so the NLL of the target e is -log C_m(|e_hat|) - e_hat.e. With m = 384 the Bess
 overflows in float arithmetic, so log I_v uses the uniform asymptotic (Debye) expansion, which for
 v = 191 is accurate to ~1e-9 relative at every kappa and is differentiable in torch.
 Regularisers from the paper: reg1 adds lambda1 * |e_hat|; reg2 scales the dot term by lambda2.
+
+table-softmax: the softmax over the frozen target table, p(w) = exp(e_hat.e_w + b_w) / Z with a
+learned per-word bias b_w. Where vMF assumes the targets spread evenly over the sphere, this
+normalises over the actual words, so frequent words stop crowding out rare ones. It costs a
+vocabulary-sized product per token (like a softmax head), but keeps continuous output: the
+network still predicts a vector and the server still decodes by an exact inner-product search.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-LossName = Literal["cosine", "vmf"]
+LossName = Literal["cosine", "vmf", "table-softmax"]
+LOSS_NAMES = ("cosine", "vmf", "table-softmax")
 
 
 @dataclass
@@ -76,3 +83,11 @@ def continuous_loss(
         nll = -log_vmf_normaliser(predicted.shape[-1], kappa) - config.vmf_lambda2 * dot
         return (nll + config.vmf_lambda1 * kappa).mean()
     raise ValueError(f"unknown loss {config.name!r}")
+
+
+def table_logits(
+    predicted: torch.Tensor, targets: torch.Tensor, bias: torch.Tensor | None
+) -> torch.Tensor:
+    """Scores of every word, predicted [n, d] . targets [vocab, d]^T (+ bias [vocab])."""
+    logits = predicted @ targets.T
+    return logits if bias is None else logits + bias

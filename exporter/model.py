@@ -1,8 +1,10 @@
 """The recurrent next-word predictor: its config and its network, nothing else.
 
 Continuous output (default): the network predicts a vector in the frozen target space and the
-server decodes it by nearest neighbour among the words matching the typed prefix. Softmax
-output: the same network with an ordinary vocabulary-sized head, kept for comparison.
+server decodes it by nearest neighbour among the words matching the typed prefix. With
+`word_bias`, each word also has a learned bias b_w, and a word scores output.e_w + b_w (an inner
+product of [output; 1] with [e_w; b_w], so the search stays exact). Softmax output: the same
+network with an ordinary vocabulary-sized head, kept for comparison.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ class PredictorConfig:
     output: Literal["continuous", "softmax"] = "continuous"
     output_dim: int = 384
     dropout: float = 0.1
+    word_bias: bool = False
+    """Continuous output: a learned per-word bias (trained by the table-softmax loss)."""
 
     @property
     def state_size(self) -> int:
@@ -54,6 +58,8 @@ class Predictor(nn.Module):
         self.drop = nn.Dropout(config.dropout)
         out_features = config.output_dim if config.output == "continuous" else config.vocab_size
         self.head = nn.Linear(config.hidden_size, out_features)
+        if config.word_bias:
+            self.word_bias = nn.Parameter(torch.zeros(config.vocab_size))
 
     def initial_state(self, batch: int = 1) -> torch.Tensor:
         c = self.config

@@ -2,6 +2,7 @@
 
     nextword train --corpus DIR|FILE... --out RUN_DIR [options]
     torchrun --nproc_per_node 2 --no-python nextword train --corpus ... --out ...
+    nextword train --corpus ... --out RUN2 --init-from RUN --loss table-softmax --train-only head
 
 The run directory receives `checkpoint.pt` (resumable with --resume, exportable with
 `nextword export`), `train.log` and `history.jsonl` (dev figures as training goes).
@@ -16,7 +17,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,8 @@ from nextword.exporter.data import (
     parity_sample,
     prepare_training_data,
 )
-from nextword.exporter.evaluate import DevFigures, evaluate, token_loss
-from nextword.exporter.losses import LossConfig
+from nextword.exporter.evaluate import DevFigures, evaluate, token_loss, word_bias_of
+from nextword.exporter.losses import LOSS_NAMES, LossConfig
 from nextword.exporter.model import Predictor, PredictorConfig
 from nextword.exporter.runtime import (
     StopRequest,
@@ -63,6 +64,7 @@ log = logging.getLogger("nextword.train")
 # Flags a resumed run may change: they bound this invocation, not the trajectory.
 RESUME_OVERRIDES = ("time_budget", "halt_after", "threads", "checkpoint_minutes", "quiet")
 PARITY_SAMPLE_TOKENS = 3000
+START_NORM = 12.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,6 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", nargs="+", required=True, help="text files or directories (*.txt)")
     p.add_argument("--out", required=True, help="run directory (checkpoint, logs)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument(
+        "--init-from", metavar="RUN",
+        help="start from a continuous run's weights, vocabulary and targets (network options "
+        "and --targets are then taken from it)",
+    )  # fmt: skip
+    p.add_argument(
+        "--train-only", choices=("all", "head"), default="all",
+        help="head: train only the output layer and word bias, the rest stays frozen",
+    )  # fmt: skip
     net = p.add_argument_group("network")
     net.add_argument("--cell", choices=("gru", "lstm"), default="gru", help="recurrent cell")
     net.add_argument("--layers", type=int, default=1, help="stacked recurrent layers")
@@ -92,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     tgt.add_argument("--target-dim", type=int, default=384, help="dimension of random targets")
     tgt.add_argument("--max-occurrences", type=int, default=4, help="contextual: per word")
     tgt.add_argument("--max-windows", type=int, default=12000, help="contextual: MiniLM windows")
-    tgt.add_argument("--loss", choices=("cosine", "vmf"), default="cosine", help="training loss")
+    tgt.add_argument("--loss", choices=LOSS_NAMES, default="cosine", help="training loss")
     tgt.add_argument("--vmf-lambda1", type=float, default=0.02, help="vMF: weight of |output|")
     tgt.add_argument("--vmf-lambda2", type=float, default=1.0, help="vMF: weight of the dot")
     data = p.add_argument_group("data")
@@ -240,10 +251,13 @@ class Trainer:
         flat_targets = torch.from_numpy(target_ids).reshape(-1)
         keep = flat_targets != IGNORE_INDEX
         flat_outputs = outputs.reshape(-1, outputs.shape[-1])[keep]
-        loss = token_loss(flat_outputs, flat_targets[keep], self.targets, self.loss_config)
+        loss = token_loss(
+            flat_outputs, flat_targets[keep], self.targets, self.loss_config,
+            word_bias_of(self.model),
+        )  # fmt: skip
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), args.clip)
+        torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], args.clip)
         self.optimizer.step()
         return loss.item(), int(keep.sum())
 
@@ -303,10 +317,31 @@ def build_trainer(args: argparse.Namespace, workers: Workers) -> Trainer:
         args.command = " ".join(["nextword train", *getattr(args, "argv", [])])
     torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // workers.world))
 
+    init_from = getattr(args, "init_from", None)
+    source = None if resumed is not None or not init_from else load_checkpoint(init_from)
     if resumed is not None:
         data = prepare_training_data(**_data_options(args), vocab=resumed.vocab)
         targets = resumed.targets
         config, progress = resumed.config, resumed.progress
+    elif source is not None:
+        if source.config.output != "continuous":
+            raise CheckpointError(f"--init-from {init_from}: not a continuous-output run")
+        data = prepare_training_data(**_data_options(args), vocab=source.vocab)
+        targets = source.targets
+        word_bias = source.config.word_bias or args.loss == "table-softmax"
+        config = replace(source.config, word_bias=word_bias)
+        args.targets = source.args.get("targets", args.targets)
+        args.init_from_summary = {
+            "run": str(Path(init_from).resolve()),
+            "command": source.args.get("command", ""),
+            "loss": source.args.get("loss"),
+            "steps": source.progress.step,
+            "tokens": source.progress.tokens,
+            "train_seconds": round(source.progress.train_seconds, 1),
+            "dev": source.dev,
+            "targets": source.targets_info,
+        }
+        progress = Progress()
     else:
         imposed_vocab, target_builder = make_targets(args, workers)
         data = prepare_training_data(**_data_options(args), vocab=imposed_vocab)
@@ -321,11 +356,21 @@ def build_trainer(args: argparse.Namespace, workers: Workers) -> Trainer:
             output=args.output,
             output_dim=args.hidden if targets is None else int(targets.shape[1]),
             dropout=args.dropout,
+            word_bias=args.loss == "table-softmax",
         )
         progress = Progress()
     torch.manual_seed(args.seed)
     model = Predictor(config)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    if word_bias_of(model) is not None:
+        with torch.no_grad():
+            model.word_bias.copy_(torch.from_numpy(log_frequencies(data.vocab)))
+    if source is not None:
+        start_from(model, source, data, targets, args)
+    if getattr(args, "train_only", "all") == "head":
+        for name, parameter in model.named_parameters():
+            parameter.requires_grad = name.startswith("head.") or name == "word_bias"
+    trained = [parameter for parameter in model.parameters() if parameter.requires_grad]
+    optimizer = torch.optim.Adam(trained, lr=args.lr)
     if resumed is not None:
         model.load_state_dict(resumed.model_state)
         optimizer.load_state_dict(resumed.optimizer_state)
@@ -344,6 +389,36 @@ def build_trainer(args: argparse.Namespace, workers: Workers) -> Trainer:
         args, workers, data, config, model, network, optimizer, targets, progress, history,
         steps_per_epoch, total_steps,
     )  # fmt: skip
+
+
+def log_frequencies(vocab: Vocabulary) -> np.ndarray:
+    counts = np.asarray(vocab.counts, dtype=np.float64) + 1.0
+    return np.log(counts / counts.sum()).astype(np.float32)
+
+
+@torch.no_grad()
+def start_from(
+    model: Predictor, source: Checkpoint, data: TrainingData, targets: Any, args: Any
+) -> None:
+    """Copy a trained run's weights into `model` (which may add a word bias).
+
+    A cosine- or vMF-trained head is rescaled for the table softmax so that its outputs have mean
+    norm START_NORM: with the word bias at log frequency, that is near the best starting point
+    (the raw norm of a cosine-trained head is arbitrary, often ~35, whose softmax is far too
+    sharp to learn from).
+    """
+    model.load_state_dict(source.model_state, strict=False)
+    if args.loss != "table-softmax" or source.config.word_bias:
+        return
+    was_training = model.training
+    model.eval()
+    sample = evenly_spaced(data.dev, 4000)
+    inputs, _ = batch_arrays(data.dev, sample, data.vocab.unknown_id)
+    outputs, _ = model(torch.from_numpy(inputs))
+    scale = START_NORM / max(float(outputs.norm(dim=-1).mean()), 1e-6)
+    model.head.weight.mul_(scale)
+    model.head.bias.mul_(scale)
+    model.train(was_training)
 
 
 def train_run(args: argparse.Namespace, workers: Workers) -> Path:
@@ -390,6 +465,13 @@ def _data_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _targets_info(args: argparse.Namespace) -> dict[str, Any]:
+    start = getattr(args, "init_from_summary", None)
+    if start:
+        network_from = {key: value for key, value in start.items() if key != "targets"}
+        earlier = start["targets"].get("network_from")
+        if earlier:  # a chain of --init-from runs: keep every link
+            network_from["network_from"] = earlier
+        return {**start["targets"], "network_from": network_from}
     info: dict[str, Any] = {"source": args.targets if args.output == "continuous" else None}
     if args.targets == "softmax":
         info["from"] = args.targets_from

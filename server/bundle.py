@@ -13,6 +13,9 @@ A bundle is a directory:
 - `input_embeddings.npy`: float16 [vocab, input_dim].
 - `output_embeddings.npy` int8 [vocab, output_dim] and `output_scales.npy` float32 [vocab]:
   the frozen target vectors, row i = int8 row * scale (continuous output only).
+- `output_bias.npy` float32 [vocab], when the manifest's network says `word_bias`: a learned
+  per-word bias b_w. A word then scores output.e_w + b_w with the raw (unnormalised) output, a
+  log-probability up to a constant; without it, the cosine of the output with e_w.
 
 `load_bundle` is the only function that reads a bundle. It verifies the format version and every
 file's hash before anything is used, and raises `BundleError` naming the file and the reason.
@@ -38,6 +41,7 @@ VOCAB = "vocab.tsv"
 INPUT_EMBEDDINGS = "input_embeddings.npy"
 OUTPUT_EMBEDDINGS = "output_embeddings.npy"
 OUTPUT_SCALES = "output_scales.npy"
+OUTPUT_BIAS = "output_bias.npy"
 
 DEFAULT_BUNDLE = Path(__file__).resolve().parent / "default_bundle"
 
@@ -54,6 +58,7 @@ class Bundle:
     input_embeddings: np.ndarray  # float32 [vocab, input_dim]
     output_embeddings: np.ndarray | None  # float32 [vocab, output_dim], unit rows; None: softmax
     sizes: dict[str, int] = field(default_factory=dict)
+    output_bias: np.ndarray | None = None  # float32 [vocab]: learned word bias, if any
 
     @property
     def predictor_path(self) -> Path:
@@ -114,6 +119,8 @@ def verify_files(path: Path, manifest: dict[str, Any]) -> dict[str, int]:
     required = {PREDICTOR, VOCAB, INPUT_EMBEDDINGS}
     if manifest["network"].get("output") != "softmax":
         required |= {OUTPUT_EMBEDDINGS, OUTPUT_SCALES}
+        if manifest["network"].get("word_bias"):
+            required.add(OUTPUT_BIAS)
     for name in sorted(required - files.keys()):
         raise BundleError(f"model bundle {path}: {MANIFEST} does not list {name}")
     sizes: dict[str, int] = {}
@@ -170,14 +177,18 @@ def load_bundle(path: Path | str | None = None) -> Bundle:
     if len(vocab) != vocab_size:
         raise BundleError(f"model bundle {path}: {VOCAB} has {len(vocab)} rows, not {vocab_size}")
     inputs = _load_array(path, INPUT_EMBEDDINGS, np.float16, (vocab_size, input_dim))
-    outputs = None
+    outputs = bias = None
     if network.get("output") != "softmax":
         quantized = _load_array(path, OUTPUT_EMBEDDINGS, np.int8, (vocab_size, output_dim))
         scales = _load_array(path, OUTPUT_SCALES, np.float32, (vocab_size,))
         outputs = quantized.astype(np.float32) * scales[:, None]
         norms = np.linalg.norm(outputs, axis=1, keepdims=True)
         outputs /= np.maximum(norms, 1e-12)
-    return Bundle(path, manifest, vocab, inputs.astype(np.float32), outputs, sizes)
+        if network.get("word_bias"):
+            bias = _load_array(path, OUTPUT_BIAS, np.float32, (vocab_size,))
+            if not np.isfinite(bias).all():
+                raise BundleError(f"model bundle {path}: {OUTPUT_BIAS} holds non-finite values")
+    return Bundle(path, manifest, vocab, inputs.astype(np.float32), outputs, sizes, bias)
 
 
 def quantize_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

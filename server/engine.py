@@ -80,15 +80,29 @@ class EngineStats:
     completions: int = 0
 
 
+COSINE_CONCENTRATION = 10.0
+"""Bundles without a learned word bias: a word's model score is
+COSINE_CONCENTRATION * (cos(output, e_w) - cos(mean row, e_w)) + log frequency(w). The
+concentration puts the cosine on the scale of a log-probability; the mean-row term corrects the
+"hubs" (words whose vectors lie near the table's centre, which nearest-neighbour decoding
+over-predicts)."""
+
+
 @dataclass
 class Prediction:
     """The network's output after a context, prepared for ranking."""
 
     scores: np.ndarray
-    """Continuous: the unit-length predicted vector, float32 [1, dim].
-    Softmax: log-probabilities over the whole vocabulary, float32 [vocab]."""
+    """Continuous: the network's output vector, float32 [1, dim] (its norm is the confidence
+    when the bundle has a word bias). Softmax: log-probabilities over the vocabulary, [vocab]."""
     steps: int = 0
     """Recurrent steps run to get it (0: it was cached)."""
+
+    @property
+    def direction(self) -> np.ndarray:
+        """Continuous: the output at unit length, float32 [1, dim] (the memory's key)."""
+        norm = float(np.linalg.norm(self.scores))
+        return (self.scores / max(norm, 1e-12)).astype(np.float32)
 
 
 def session_options() -> ort.SessionOptions:
@@ -124,13 +138,22 @@ class Engine:
         self.index: faiss.IndexFlatIP | None = None
         if bundle.output_embeddings is not None:
             table = bundle.output_embeddings
-            mean = table[:n_words].mean(axis=0)
-            self.hub_direction = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
-            # Rows [e_w; log prior_w] and queries [similarity * p - hubness * hub; prior]: the
-            # inner product is the whole score but the document bonus, so the search is exact.
-            # faiss keeps its own copy of the rows; no second one here (47 MB for 32k words).
-            self.index = faiss.IndexFlatIP(table.shape[1] + 1)
-            self.index.add(np.hstack([table[:n_words], self.all_priors[:n_words, None]]))
+            if bundle.output_bias is not None:
+                self.word_bias = bundle.output_bias.astype(np.float32)
+            else:
+                mean = table[:n_words].mean(axis=0)
+                hub = mean / max(float(np.linalg.norm(mean)), 1e-12)
+                hubness = (table @ hub).astype(np.float32)
+                self.word_bias = self.all_priors - COSINE_CONCENTRATION * hubness
+            # Rows [e_w; b_w; log frequency_w] and queries [similarity * q; similarity; prior]:
+            # the inner product is the whole score but the document's bonus, so the search is
+            # exact. faiss keeps its own copy of the rows; no second one here (49 MB for 32k).
+            self.index = faiss.IndexFlatIP(table.shape[1] + 2)
+            self.index.add(
+                np.hstack(
+                    [table[:n_words], self.word_bias[:n_words, None], self.priors[:, None]]
+                ).astype(np.float32)
+            )
         self.cache = StateCache(0, 0)
         self.recent = RecentDocuments(self.settings.cached_documents)  # limits.py
         self.workspace_memory = WorkspaceMemory()
@@ -182,8 +205,7 @@ class Engine:
 
     def _prepare(self, output: np.ndarray) -> np.ndarray:
         if self.index is not None:
-            norm = float(np.linalg.norm(output))
-            return np.ascontiguousarray(output / max(norm, 1e-12), dtype=np.float32)
+            return np.ascontiguousarray(output, dtype=np.float32)
         logits = output[0].astype(np.float64)
         top = logits.max()
         log_total = top + np.log(np.exp(logits - top).sum())
@@ -217,19 +239,32 @@ class Engine:
 
     # -- ranking --------------------------------------------------------------------------------
 
+    def model_vector(self, prediction: Prediction) -> np.ndarray:
+        """Continuous: q such that a word's model score is q.e_w + b_w, float32 [dim]."""
+        if self.bundle.output_bias is not None:
+            return prediction.scores[0]
+        return COSINE_CONCENTRATION * prediction.direction[0]
+
+    def model_scores(self, prediction: Prediction, ids: np.ndarray) -> np.ndarray:
+        """The model's scores (log-probabilities up to a constant) of the words `ids`."""
+        if self.index is None:
+            return prediction.scores[ids]
+        table = self.bundle.output_embeddings
+        return table[ids] @ self.model_vector(prediction) + self.word_bias[ids]
+
     def query(self, prediction: Prediction) -> np.ndarray:
         """The search vector for a continuous prediction under the current weights."""
         weights = self.settings.ranking
-        direction = weights.similarity * prediction.scores[0] - weights.hubness * self.hub_direction
-        return np.append(direction, np.float32(weights.prior))[None, :].astype(np.float32)
+        direction = weights.similarity * self.model_vector(prediction)
+        extra = np.asarray([weights.similarity, weights.prior], dtype=np.float32)
+        return np.concatenate([direction, extra])[None, :].astype(np.float32)
 
     def scores(self, prediction: Prediction, lo: int, hi: int, extra: list[int]) -> dict:
         """{word id: score without the document bonus} for the best words in [lo, hi) and
         for the `extra` ids.
 
-        Continuous: similarity * cos(prediction, word) - hubness * cos(mean word, word)
-        + prior * log frequency, searched exactly by faiss. Softmax: similarity * log p(word)
-        + prior * log frequency, over the whole range.
+        similarity * model score + prior * log frequency, where the model score is q.e_w + b_w
+        for continuous bundles (searched exactly by faiss) and log p(word) for softmax bundles.
         """
         weights = self.settings.ranking
         scores: dict[int, float] = {}
@@ -244,8 +279,9 @@ class Engine:
                         scores[word_id] = value
             missing = [word_id for word_id in extra if word_id not in scores]
             if missing:
-                ids, table = np.asarray(missing), self.bundle.output_embeddings
-                values = table[ids] @ query[0, :-1] + self.all_priors[ids] * query[0, -1]
+                ids = np.asarray(missing)
+                values = weights.similarity * self.model_scores(prediction, ids)
+                values = values + weights.prior * self.all_priors[ids]
                 scores.update(zip(missing, values.tolist()))
             return scores
         log_probs = prediction.scores
@@ -316,7 +352,7 @@ class Engine:
             nearby_words(document.text, cursor, limits),
             limit=4 * self.settings.max_items + 8,
             memory=memory_bonuses(
-                self, blocks, prediction.scores, cursor.prefix, previous_token(cursor)
+                self, blocks, prediction.direction, cursor.prefix, previous_token(cursor)
             ),
         )
         return self.finish(candidates, cursor)

@@ -36,6 +36,7 @@ def main(argv: list[str]) -> int:
         f"network     {network.get('cell', '?').upper()} {network.get('layers')}x"
         f"{network.get('hidden_size')}, input {network.get('input_dim')}, "
         f"{network.get('output', 'continuous')} output {network.get('output_dim')}"
+        + (" with a learned word bias" if network.get("word_bias") else "")
     )
     print(f"vocabulary  {manifest['vocab']['size']} entries, {manifest['vocab']['n_words']} words")
     print(

@@ -61,12 +61,6 @@ def extend_key(engine: Engine, key: Key, folded: str) -> Key:
     return extended
 
 
-def _model_scores(engine: Engine, prediction: Prediction, ids: np.ndarray) -> np.ndarray:
-    if engine.index is not None:
-        return engine.bundle.output_embeddings[ids] @ prediction.scores[0]
-    return prediction.scores[ids]
-
-
 def expects_symbol(engine: Engine, prediction: Prediction, best: Candidate) -> bool:
     """The network finds punctuation, a number or a paragraph end likelier than the word."""
     vocab = engine.vocab
@@ -76,8 +70,8 @@ def expects_symbol(engine: Engine, prediction: Prediction, best: Candidate) -> b
         return False
     word_id = vocab.id_of(best.folded)
     word_id = word_id if word_id < vocab.n_words else vocab.unknown_id
-    word_score = float(_model_scores(engine, prediction, np.asarray([word_id]))[0])
-    return float(_model_scores(engine, prediction, symbols).max()) > word_score
+    word_score = float(engine.model_scores(prediction, np.asarray([word_id]))[0])
+    return float(engine.model_scores(prediction, symbols).max()) > word_score
 
 
 def rollout(engine: Engine, document: DocumentState, cursor: Cursor) -> InlineSuggestion | None:
@@ -91,7 +85,7 @@ def rollout(engine: Engine, document: DocumentState, cursor: Cursor) -> InlineSu
     margins: list[float] = []
     while len(words) < settings.max_words:
         prediction = engine.prediction(document, key)
-        memory = memory_bonuses(engine, blocks, prediction.scores, prefix, previous)
+        memory = memory_bonuses(engine, blocks, prediction.direction, prefix, previous)
         candidates = engine.rank(prediction, prefix, nearby, limit=2, memory=memory)
         if not candidates:
             break

@@ -13,6 +13,7 @@ Custom requests (for benchmarks and debugging): `nextword/ping` answers at once,
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -81,6 +82,10 @@ class NextwordServer(LanguageServer):
         self.engine, self.bundle_error = None, None
         try:
             self.engine = load_engine(self.bundle_path() or None, self.settings)
+            # Everything allocated so far lives as long as the server: move it out of the
+            # collector's reach, so a full collection does not walk it mid-keystroke.
+            gc.collect()
+            gc.freeze()
         except BundleError as error:
             self.bundle_error = str(error)
             log.error("cannot complete: %s", error)

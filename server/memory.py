@@ -75,8 +75,9 @@ class MemorySettings:
     """Sharpness: how much more a pair in a similar context counts than one in another."""
     weight: float = 0.2
     """Mixing weight lambda: p = (1 - lambda) * p_model + lambda * p_cache."""
-    temperature: float = 0.2
-    """Turns ranking scores into p_model = softmax(score / temperature) for the mixing."""
+    temperature: float = 1.0
+    """Turns ranking scores into p_model = softmax(score / temperature) for the mixing (the
+    scores are log-probabilities up to a constant, so 1 is the model's own distribution)."""
     same_previous: float = 5.0
     """Factor for a pair whose word followed the same token as the cursor's word does. The
     network reads every unknown word alike, so this is what tells "Zorblat _" from "Quenwick _"."""
@@ -363,7 +364,7 @@ def build_unit(engine: Engine, document: DocumentState, start: tuple[Key, str], 
     for folded, surface in piece_tokens(text):
         if surface is not None:
             prediction = engine.prediction(document, (first, *tail))
-            vectors.append(prediction.scores[0])
+            vectors.append(prediction.direction[0])
             words.append(folded)
             written.append(surface)
             previous.append(before)

@@ -1,17 +1,15 @@
 """Ranking the words that match the typed prefix, and writing them in the right case.
 
 score = similarity * (model's score for the word)
-      - hubness * cos(the mean target vector, the word's vector)      (continuous bundles)
       + prior * log(word's corpus frequency)
       + document * (1 if the word is written near the cursor)
 
-The model's score is the cosine between the predicted vector and the word's target vector
-(continuous bundles), or the word's log-probability (softmax bundles). Nearest-neighbour
-decoding over-predicts "hub" words whose vectors lie near the centre of the table (with static
-MiniLM targets: hyphenated compounds and possessives); the hubness term corrects for that, and
-like the prior it folds into the vector search, which stays exact. Words written near the cursor
-that the vocabulary lacks are candidates too; they take the unknown word's model score and the
-prior of the rarest vocabulary word.
+The model's score is a log-probability up to a constant: output.e_w + b_w for continuous bundles
+with a learned word bias, log p(word) for softmax bundles, and for continuous bundles without a
+bias a scaled cosine plus the log frequency (`engine.COSINE_CONCENTRATION`). `prior` adds weight
+to frequent words beyond what the model gives them. The prior folds into the vector search, which
+stays exact. Words written near the cursor that the vocabulary lacks are candidates too; they
+take the unknown word's model score and the prior of the rarest vocabulary word.
 """
 
 from __future__ import annotations
@@ -26,9 +24,8 @@ from nextword.server.tokenizer import fold
 @dataclass
 class RankingWeights:
     similarity: float = 1.0
-    prior: float = 0.1
-    document: float = 0.2
-    hubness: float = 1.0
+    prior: float = 0.0
+    document: float = 0.0
     candidates: int = 64
     """How many best-scoring words the search returns (words written nearby join them)."""
 

@@ -289,3 +289,40 @@ def test_invalid_settings_fall_back_to_defaults_and_are_named() -> None:
     assert len(problems) == 4
     assert parse_settings({"nextword": {"maxItems": 0}})[0].max_items == 6
     assert parse_settings("nonsense")[1]
+
+
+def _biased_copy(tmp_path, bias: dict[str, float], declared: bool = True, stored: bool = True):
+    """tiny_bundle plus a word bias (output_bias.npy), as the table-softmax exporter writes it."""
+    import json
+    import shutil
+
+    from nextword.server.bundle import MANIFEST, OUTPUT_BIAS, load_bundle, write_manifest
+
+    path = tmp_path / "biased"
+    shutil.copytree(TINY_BUNDLE, path)
+    vocab = load_bundle(TINY_BUNDLE).vocab
+    values = np.zeros(len(vocab), dtype=np.float32)
+    for word, value in bias.items():
+        values[vocab.index[word]] = value
+    if stored:
+        np.save(path / OUTPUT_BIAS, values)
+    manifest = json.loads((path / MANIFEST).read_text())
+    manifest["network"]["word_bias"] = declared
+    manifest.pop("files")
+    write_manifest(path, manifest)
+    return path
+
+
+def test_a_learned_word_bias_joins_the_score(tmp_path) -> None:
+    plain = words(complete_end(load_engine(TINY_BUNDLE), "We hold these g"))
+    target = next(word for word in reversed(plain) if word != plain[0])
+    biased = load_engine(_biased_copy(tmp_path, {target.casefold(): 50.0}))
+    assert biased.bundle.output_bias is not None
+    assert words(complete_end(biased, "We hold these g"))[0] == target
+    # Bias is a score, not a filter: it does not bring a word outside the prefix in.
+    assert target not in words(complete_end(biased, "We hold these x"))
+
+
+def test_a_bundle_that_declares_a_word_bias_must_carry_it(tmp_path) -> None:
+    with pytest.raises(BundleError, match="output_bias.npy"):
+        load_engine(_biased_copy(tmp_path, {}, declared=True, stored=False))

@@ -211,6 +211,26 @@ def test_softmax_output_and_softmax_derived_targets(corpus: Path, tmp_path: Path
     assert bundle.manifest["network"]["output_dim"] == len(bundle.vocab)
 
 
+def test_table_softmax_head_refit_exports_a_word_bias(corpus: Path, tmp_path: Path) -> None:
+    base, run, bundle_dir = tmp_path / "base", tmp_path / "run", tmp_path / "bundle"
+    assert nextword(train_args(corpus, base, "--max-steps", "6")) == 0
+    refit = ["--init-from", str(base), "--loss", "table-softmax", "--train-only", "head"]
+    assert nextword(train_args(corpus, run, *refit, "--max-steps", "8", "--lr", "0.01")) == 0
+    source, refitted = load_checkpoint(base), load_checkpoint(run)
+    assert refitted.config.word_bias and not source.config.word_bias
+    assert torch.equal(refitted.targets, source.targets)
+    for name, weights in source.model_state.items():
+        same = torch.equal(refitted.model_state[name], weights)
+        assert same == (not name.startswith("head.")), name  # only the head was trained
+    assert refitted.targets_info["network_from"]["steps"] == 6
+    assert nextword(["export", str(run), "--out", str(bundle_dir)]) == 0
+    bundle = load_bundle(bundle_dir)
+    assert bundle.manifest["network"]["word_bias"] is True
+    assert bundle.manifest["loss"]["name"] == "table-softmax"
+    assert bundle.output_bias is not None
+    assert np.allclose(bundle.output_bias, refitted.model_state["word_bias"].numpy())
+
+
 def test_sigterm_writes_a_checkpoint_that_resumes(corpus: Path, tmp_path: Path) -> None:
     import signal
     import time
