@@ -55,10 +55,27 @@ class Bundle:
     path: Path
     manifest: dict[str, Any]
     vocab: Vocabulary
-    input_embeddings: np.ndarray  # float32 [vocab, input_dim]
-    output_embeddings: np.ndarray | None  # float32 [vocab, output_dim], unit rows; None: softmax
+    input_embeddings: np.ndarray  # float16 [vocab, input_dim], as stored
+    output_codes: np.ndarray | None  # int8 [vocab, output_dim]; None: softmax output
+    output_scales: np.ndarray | None  # float32 [vocab]: row i = codes[i] * scales[i], unit length
     sizes: dict[str, int] = field(default_factory=dict)
     output_bias: np.ndarray | None = None  # float32 [vocab]: learned word bias, if any
+
+    @property
+    def output_embeddings(self) -> np.ndarray | None:
+        """All target rows, unit length, float32 [vocab, output_dim]; None for softmax output.
+        Computed on each use (49 MB for 32k words): the bundle keeps them as int8."""
+        return None if self.output_codes is None else self.output_rows(slice(None))
+
+    @property
+    def output_dim(self) -> int:
+        """Width of the target rows (continuous output), of the logits (softmax)."""
+        return int(self.network["output_dim"])
+
+    def output_rows(self, ids: np.ndarray | slice) -> np.ndarray:
+        """Target rows `ids`, float32 [n, output_dim]."""
+        assert self.output_codes is not None and self.output_scales is not None
+        return self.output_codes[ids].astype(np.float32) * self.output_scales[ids, None]
 
     @property
     def predictor_path(self) -> Path:
@@ -177,18 +194,17 @@ def load_bundle(path: Path | str | None = None) -> Bundle:
     if len(vocab) != vocab_size:
         raise BundleError(f"model bundle {path}: {VOCAB} has {len(vocab)} rows, not {vocab_size}")
     inputs = _load_array(path, INPUT_EMBEDDINGS, np.float16, (vocab_size, input_dim))
-    outputs = bias = None
+    codes = scales = bias = None
     if network.get("output") != "softmax":
-        quantized = _load_array(path, OUTPUT_EMBEDDINGS, np.int8, (vocab_size, output_dim))
-        scales = _load_array(path, OUTPUT_SCALES, np.float32, (vocab_size,))
-        outputs = quantized.astype(np.float32) * scales[:, None]
-        norms = np.linalg.norm(outputs, axis=1, keepdims=True)
-        outputs /= np.maximum(norms, 1e-12)
+        codes = _load_array(path, OUTPUT_EMBEDDINGS, np.int8, (vocab_size, output_dim))
+        stored = _load_array(path, OUTPUT_SCALES, np.float32, (vocab_size,))
+        norms = np.linalg.norm(codes.astype(np.float32) * stored[:, None], axis=1)
+        scales = (stored / np.maximum(norms, 1e-12)).astype(np.float32)  # unit rows
         if network.get("word_bias"):
             bias = _load_array(path, OUTPUT_BIAS, np.float32, (vocab_size,))
             if not np.isfinite(bias).all():
                 raise BundleError(f"model bundle {path}: {OUTPUT_BIAS} holds non-finite values")
-    return Bundle(path, manifest, vocab, inputs.astype(np.float32), outputs, sizes, bias)
+    return Bundle(path, manifest, vocab, inputs, codes, scales, sizes, bias)
 
 
 def quantize_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

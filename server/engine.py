@@ -136,7 +136,7 @@ class Engine:
         self.all_priors[:n_words] = self.priors
         self.zero_state = np.zeros(bundle.state_shape, dtype=np.float32)
         self.index: faiss.IndexFlatIP | None = None
-        if bundle.output_embeddings is not None:
+        if bundle.output_codes is not None:
             table = bundle.output_embeddings
             if bundle.output_bias is not None:
                 self.word_bias = bundle.output_bias.astype(np.float32)
@@ -147,7 +147,8 @@ class Engine:
                 self.word_bias = self.all_priors - COSINE_CONCENTRATION * hubness
             # Rows [e_w; b_w; log frequency_w] and queries [similarity * q; similarity; prior]:
             # the inner product is the whole score but the document's bonus, so the search is
-            # exact. faiss keeps its own copy of the rows; no second one here (49 MB for 32k).
+            # exact. faiss keeps the only float32 copy of the rows (49 MB for 32k words); the
+            # bundle keeps them as int8.
             self.index = faiss.IndexFlatIP(table.shape[1] + 2)
             self.index.add(
                 np.hstack(
@@ -198,7 +199,7 @@ class Engine:
 
     def step(self, token_id: int, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One recurrent step: (prepared output, new state)."""
-        vector = self.bundle.input_embeddings[token_id : token_id + 1]
+        vector = self.bundle.input_embeddings[token_id : token_id + 1].astype(np.float32)
         output, new_state = self.session.run(None, {"input": vector, "state": state})
         self.stats.recurrent_steps += 1
         return self._prepare(output), new_state
@@ -249,8 +250,8 @@ class Engine:
         """The model's scores (log-probabilities up to a constant) of the words `ids`."""
         if self.index is None:
             return prediction.scores[ids]
-        table = self.bundle.output_embeddings
-        return table[ids] @ self.model_vector(prediction) + self.word_bias[ids]
+        rows = self.bundle.output_rows(ids)
+        return rows @ self.model_vector(prediction) + self.word_bias[ids]
 
     def query(self, prediction: Prediction) -> np.ndarray:
         """The search vector for a continuous prediction under the current weights."""

@@ -80,6 +80,7 @@ class NextwordServer(LanguageServer):
     def load_model(self) -> None:
         """Load the bundle into an engine, or remember why it cannot be used."""
         self.engine, self.bundle_error = None, None
+        gc.unfreeze()  # a previous model becomes collectable
         try:
             self.engine = load_engine(self.bundle_path() or None, self.settings)
             # Everything allocated so far lives as long as the server: move it out of the

@@ -372,7 +372,7 @@ def build_unit(engine: Engine, document: DocumentState, start: tuple[Key, str], 
         tail.append(vocab.id_of(folded))
         if len(tail) >= limit:  # context_symbols: a new window every `limit` tokens
             first, tail = continue_id, []
-    dim = engine.bundle.output_embeddings.shape[1]
+    dim = engine.bundle.output_dim
     matrix = np.stack(vectors) if vectors else np.zeros((0, dim), np.float32)
     return Unit(matrix, tuple(words), tuple(written), tuple(previous), (first, *tail), before)
 
@@ -390,7 +390,7 @@ def assemble(units: list[Unit], dim: int) -> MemoryBlock:
 def document_memory(engine: Engine, document: DocumentState) -> DocumentMemory:
     memory = document.caches.get("memory")
     if memory is None:
-        memory = DocumentMemory(engine.bundle.output_embeddings.shape[1])
+        memory = DocumentMemory(engine.bundle.output_dim)
         document.caches["memory"] = memory
     return memory
 

@@ -87,14 +87,13 @@ def _onnx_vs_sequence(run: Path, bundle_dir: Path) -> None:
     session = ort.InferenceSession(str(bundle.predictor_path), providers=["CPUExecutionProvider"])
     vocab = checkpoint.vocab
     ids = [vocab.index[PARAGRAPH_SYMBOL]] + checkpoint.parity_sample[0]
-    vectors = torch.from_numpy(bundle.input_embeddings[ids])[None]
+    inputs = bundle.input_embeddings.astype(np.float32)
+    vectors = torch.from_numpy(inputs[ids])[None]
     with torch.no_grad():
         expected, final_state = model.run(vectors, model.initial_state(1))
     state = np.zeros(bundle.state_shape, dtype=np.float32)
     for position, token in enumerate(ids):
-        output, state = session.run(
-            None, {"input": bundle.input_embeddings[token : token + 1], "state": state}
-        )
+        output, state = session.run(None, {"input": inputs[token : token + 1], "state": state})
         assert np.abs(output[0] - expected[0, position].numpy()).max() < 1e-4
     assert np.abs(state - final_state.numpy()).max() < 1e-4
 
