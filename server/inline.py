@@ -38,7 +38,7 @@ punctuation."""
 class InlineSettings:
     max_words: int = 4
     """Most words in one suggestion (the rest of the current word counts as one)."""
-    min_margin: float = 0.3
+    min_margin: float = 1.5
     """Confidence: how far the best word's ranking score must lead the runner-up's."""
 
 

@@ -71,9 +71,9 @@ class MemorySettings:
     """Most (prediction, word) pairs kept for one document: the words before the cursor."""
     max_lines: int = 400
     """Lines before the cursor the memory reads back at most."""
-    theta: float = 100.0
+    theta: float = 30.0
     """Sharpness: how much more a pair in a similar context counts than one in another."""
-    weight: float = 0.2
+    weight: float = 0.4
     """Mixing weight lambda: p = (1 - lambda) * p_model + lambda * p_cache."""
     temperature: float = 1.0
     """Turns ranking scores into p_model = softmax(score / temperature) for the mixing (the
@@ -81,6 +81,9 @@ class MemorySettings:
     same_previous: float = 5.0
     """Factor for a pair whose word followed the same token as the cursor's word does. The
     network reads every unknown word alike, so this is what tells "Zorblat _" from "Quenwick _"."""
+    min_norm: float = 1.0
+    """The cache's mass is divided by its total or by this, whichever is larger (0: always by
+    the total, as in Grave et al.). 1 is the weight of one pair in an identical context."""
     workspace: bool = False
     """Also use the words of the other open documents (off: documents never share words)."""
     persist: bool = False
@@ -194,11 +197,15 @@ def combine_mass(
     total: dict[str, tuple[float, str]] = {}
     for block in blocks:
         for word, (mass, written) in block.mass(query, typed, previous, settings).items():
-            previous = total.get(word)
-            total[word] = (mass + previous[0], previous[1]) if previous else (mass, written)
+            seen = total.get(word)
+            total[word] = (mass + seen[0], seen[1]) if seen else (mass, written)
     norm = sum(mass for mass, _ in total.values())
     if norm <= 0.0:
         return {}
+    # Words met only in unlike contexts get little mass; divided by at least `min_norm` (1: one
+    # pair's full weight) they stay unlikely instead of sharing all of the cache's probability,
+    # which in a short document made every earlier word a strong candidate.
+    norm = max(norm, settings.min_norm)
     best = sorted(total.items(), key=lambda item: (-item[1][0], item[0]))[:MOST_WORDS]
     return {word: (mass / norm, written) for word, (mass, written) in best}
 
