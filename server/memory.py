@@ -73,7 +73,7 @@ class MemorySettings:
     """Lines before the cursor the memory reads back at most."""
     theta: float = 30.0
     """Sharpness: how much more a pair in a similar context counts than one in another."""
-    weight: float = 0.4
+    weight: float = 0.3
     """Mixing weight lambda: p = (1 - lambda) * p_model + lambda * p_cache."""
     temperature: float = 1.0
     """Turns ranking scores into p_model = softmax(score / temperature) for the mixing (the
@@ -81,7 +81,7 @@ class MemorySettings:
     same_previous: float = 5.0
     """Factor for a pair whose word followed the same token as the cursor's word does. The
     network reads every unknown word alike, so this is what tells "Zorblat _" from "Quenwick _"."""
-    min_norm: float = 1.0
+    min_norm: float = 0.0
     """The cache's mass is divided by its total or by this, whichever is larger (0: always by
     the total, as in Grave et al.). 1 is the weight of one pair in an identical context."""
     workspace: bool = False
