@@ -1,0 +1,91 @@
+"""KSR of server settings variants on tuning texts that no held-out text shares.
+
+    python benchmarks/tune_settings.py --texts classic '[{}, {"memory": {"weight": 0.2}}]'
+    python benchmarks/tune_settings.py --texts technical '[{"ranking": {"document": 0.5}}]'
+
+Each variant is a JSON object of `ranking` and `memory` fields that replace the defaults; every
+text is typed as one document through the in-process engine, with the document cache on.
+
+- `classic`: the exporter's dev split, one document per corpus file, not in the held-out
+  `corpus-dev` text (the texts `adaptation.py tune` uses, 600 words per file).
+- `technical`: five pages of the Python library reference from Debian's `python3.11-doc`
+  (json, pathlib, logging, argparse, sqlite3; about 600 words each). The held-out `python-docs`
+  text comes from the tutorial, HOWTOs and FAQ, so the two share no paragraph.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import heldout  # noqa: E402
+from adaptation import tuning_texts  # noqa: E402
+
+from nextword.server.engine import load_engine  # noqa: E402
+from nextword.server.evaluate import evaluate_files  # noqa: E402
+from nextword.server.evaluate_sessions import EngineSession, eval_settings  # noqa: E402
+
+LIBRARY = Path("/usr/share/doc/python3.11/html/_sources/library")
+TECHNICAL_PAGES = ("json", "pathlib", "logging", "argparse", "sqlite3")
+
+
+def technical_texts(cache: Path, words_per_page: int = 600) -> list[Path]:
+    out = cache / "tune-technical"
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in TECHNICAL_PAGES:
+        source = (LIBRARY / f"{name}.rst.txt").read_text(encoding="utf-8", errors="replace")
+        kept, words = [], 0
+        for paragraph in heldout.rst_paragraphs(source):
+            prose = heldout.clean_rst_inline(paragraph)
+            letters = sum(char.isalpha() or char.isspace() for char in prose)
+            if prose and letters / len(prose) > 0.9 and words <= words_per_page:
+                kept.append(heldout.to_ascii(prose))
+                words += len(prose.split())
+        path = out / f"{name}.txt"
+        path.write_text("\n\n".join(kept) + "\n", encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def ksr(bundle: str | None, texts: list[Path], change: dict) -> tuple[float, float]:
+    settings = eval_settings(True)
+    settings.ranking = replace(settings.ranking, **change.get("ranking", {}))
+    settings.memory = replace(settings.memory, **change.get("memory", {}))
+    engine = load_engine(bundle, settings)
+    counter = itertools.count(1)
+
+    def open_session() -> EngineSession:
+        return EngineSession(engine, f"tune://{next(counter)}")
+
+    summary = evaluate_files("tune", texts, open_session, [1, 6], False)
+    return summary.ksr[6], summary.ksr[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("variants", help="JSON list of setting changes, e.g. '[{}]'")
+    parser.add_argument("--texts", choices=("classic", "technical"), default="classic")
+    parser.add_argument("--bundle", help="bundle directory (default: the bundled default model)")
+    parser.add_argument("--cache", type=Path, default=heldout.DEFAULT_CACHE)
+    args = parser.parse_args(argv)
+    if args.texts == "technical":
+        texts = technical_texts(args.cache)
+    else:
+        texts = tuning_texts(heldout.HeldoutConfig(cache=args.cache), 600)
+    print("| variant | KSR@6 % | KSR@1 % |\n|---|---|---|")
+    for change in json.loads(args.variants):
+        at6, at1 = ksr(args.bundle, texts, change)
+        print(f"| `{json.dumps(change)}` | {at6:.2f} | {at1:.2f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
