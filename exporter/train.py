@@ -56,6 +56,7 @@ from nextword.exporter.runtime import (
     stop_reason,
 )
 from nextword.exporter.targets import TARGET_SOURCES, TargetConfig, build_targets, unit_rows
+from nextword.server.ranking import log_priors
 from nextword.server.tokenizer import TOKENIZER_VERSION
 from nextword.server.vocab import Vocabulary
 
@@ -363,9 +364,9 @@ def build_trainer(args: argparse.Namespace, workers: Workers) -> Trainer:
     model = Predictor(config)
     if word_bias_of(model) is not None:
         with torch.no_grad():
-            model.word_bias.copy_(torch.from_numpy(log_frequencies(data.vocab)))
+            model.word_bias.copy_(torch.from_numpy(log_priors(data.vocab.counts)))
     if source is not None:
-        start_from(model, source, data, targets, args)
+        start_from(model, source, data, args)
     if getattr(args, "train_only", "all") == "head":
         for name, parameter in model.named_parameters():
             parameter.requires_grad = name.startswith("head.") or name == "word_bias"
@@ -391,15 +392,8 @@ def build_trainer(args: argparse.Namespace, workers: Workers) -> Trainer:
     )  # fmt: skip
 
 
-def log_frequencies(vocab: Vocabulary) -> np.ndarray:
-    counts = np.asarray(vocab.counts, dtype=np.float64) + 1.0
-    return np.log(counts / counts.sum()).astype(np.float32)
-
-
 @torch.no_grad()
-def start_from(
-    model: Predictor, source: Checkpoint, data: TrainingData, targets: Any, args: Any
-) -> None:
+def start_from(model: Predictor, source: Checkpoint, data: TrainingData, args: Any) -> None:
     """Copy a trained run's weights into `model` (which may add a word bias).
 
     A cosine- or vMF-trained head is rescaled for the table softmax so that its outputs have mean
