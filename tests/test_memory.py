@@ -10,7 +10,13 @@ from conftest import TINY_BUNDLE, TINY_SOFTMAX_BUNDLE
 
 from nextword.server.document import DocumentState
 from nextword.server.engine import Engine, load_engine
-from nextword.server.memory import MemorySettings, make_block, mix_memory, piece_bounds
+from nextword.server.memory import (
+    MemorySettings,
+    combine_mass,
+    make_block,
+    mix_memory,
+    piece_bounds,
+)
 from nextword.server.settings import Settings, parse_settings
 
 NAME = "Zorblat Quenwick"
@@ -144,6 +150,31 @@ def test_pairs_after_the_same_token_count_more() -> None:
     boosted = block.mass(query, "", "zorblat", MemorySettings(theta=1.0, same_previous=4.0))
     assert plain["x"][0] == pytest.approx(1.0) and plain["y"][0] == pytest.approx(2.0)
     assert boosted["x"][0] == pytest.approx(4.0) and boosted["y"][0] == pytest.approx(2.0)
+
+
+def test_every_block_sees_the_token_before_the_cursor_word() -> None:
+    """combine_mass once overwrote the previous token with its running total (a shadowed
+    name), so the same-token factor reached only the first block."""
+    vectors = np.ones((1, 2), dtype=np.float32) / np.sqrt(2)
+    first = make_block(vectors, ["x"], ["x"], ["zorblat"])
+    second = make_block(vectors, ["y"], ["y"], ["zorblat"])
+    settings = MemorySettings(theta=1.0, same_previous=4.0)
+    masses = combine_mass([first, second], vectors[0], "", "zorblat", settings)
+    assert masses["x"][0] == pytest.approx(0.5) and masses["y"][0] == pytest.approx(0.5)
+    masses = combine_mass([first, second], vectors[0], "", "quenwick", settings)
+    assert masses["x"][0] == pytest.approx(0.5) and masses["y"][0] == pytest.approx(0.5)
+    mixed = make_block(np.vstack([vectors, vectors]), ["x", "x"], ["x", "x"], ["a", "b"])
+    masses = combine_mass([mixed, second], vectors[0], "", "zorblat", settings)
+    assert masses["y"][0] == pytest.approx(4.0 / 6.0)  # 4 for y after zorblat, 1 + 1 for x
+
+
+def test_min_norm_keeps_words_from_unlike_contexts_unlikely() -> None:
+    block = make_block(np.asarray([[1.0, 0.0]], np.float32), ["x"], ["x"])
+    query = np.asarray([0.0, 1.0], np.float32)  # orthogonal: weight exp(-theta)
+    plain = combine_mass([block], query, "", "", MemorySettings(theta=5.0))
+    floored = combine_mass([block], query, "", "", MemorySettings(theta=5.0, min_norm=1.0))
+    assert plain["x"][0] == pytest.approx(1.0)
+    assert floored["x"][0] == pytest.approx(np.exp(-5.0))
 
 
 def test_long_lines_split_into_stable_pieces() -> None:
