@@ -16,7 +16,6 @@ text is typed as one document through the in-process engine, with the document c
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 from dataclasses import replace
@@ -26,11 +25,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import heldout  # noqa: E402
-from adaptation import tuning_texts  # noqa: E402
+from adaptation import ksr, tuning_texts  # noqa: E402
 
-from nextword.server.engine import load_engine  # noqa: E402
-from nextword.server.evaluate import evaluate_files  # noqa: E402
-from nextword.server.evaluate_sessions import EngineSession, eval_settings  # noqa: E402
+from nextword.server.engine import Engine, load_engine  # noqa: E402
+from nextword.server.evaluate_sessions import eval_settings  # noqa: E402
 
 LIBRARY = Path("/usr/share/doc/python3.11/html/_sources/library")
 TECHNICAL_PAGES = ("json", "pathlib", "logging", "argparse", "sqlite3")
@@ -55,18 +53,11 @@ def technical_texts(cache: Path, words_per_page: int = 600) -> list[Path]:
     return paths
 
 
-def ksr(bundle: str | None, texts: list[Path], change: dict) -> tuple[float, float]:
+def engine_with(bundle: str | None, change: dict) -> Engine:
     settings = eval_settings(True)
     settings.ranking = replace(settings.ranking, **change.get("ranking", {}))
     settings.memory = replace(settings.memory, **change.get("memory", {}))
-    engine = load_engine(bundle, settings)
-    counter = itertools.count(1)
-
-    def open_session() -> EngineSession:
-        return EngineSession(engine, f"tune://{next(counter)}")
-
-    summary = evaluate_files("tune", texts, open_session, [1, 6], False)
-    return summary.ksr[6], summary.ksr[1]
+    return load_engine(bundle, settings)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         texts = tuning_texts(heldout.HeldoutConfig(cache=args.cache), 600)
     print("| variant | KSR@6 % | KSR@1 % |\n|---|---|---|")
     for change in json.loads(args.variants):
-        at6, at1 = ksr(args.bundle, texts, change)
-        print(f"| `{json.dumps(change)}` | {at6:.2f} | {at1:.2f} |", flush=True)
+        figures = ksr(engine_with(args.bundle, change), "tune", texts)["ksr"]
+        print(f"| `{json.dumps(change)}` | {figures[6]:.2f} | {figures[1]:.2f} |", flush=True)
     return 0
 
 
