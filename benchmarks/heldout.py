@@ -185,15 +185,20 @@ def clean_rst_inline(text: str) -> str:
     return _RST_MARKUP.sub("", text)
 
 
+def rst_prose(path: Path) -> Iterator[str]:
+    """A reStructuredText source's prose paragraphs: markup removed, code-like ones left out."""
+    for paragraph in rst_paragraphs(path.read_text(encoding="utf-8", errors="replace")):
+        prose = clean_rst_inline(paragraph)
+        letters = sum(c.isalpha() or c.isspace() for c in prose)
+        if prose and letters / len(prose) > 0.9:
+            yield prose
+
+
 def python_docs_paragraphs(root: Path) -> list[str]:
     paragraphs: list[str] = []
     for section in ("tutorial", "howto", "faq"):
         for path in sorted((root / section).glob("*.rst.txt")):
-            for paragraph in rst_paragraphs(path.read_text(encoding="utf-8", errors="replace")):
-                prose = clean_rst_inline(paragraph)
-                letters = sum(c.isalpha() or c.isspace() for c in prose)
-                if prose and letters / len(prose) > 0.9:
-                    paragraphs.append(prose)
+            paragraphs.extend(rst_prose(path))
     return paragraphs
 
 

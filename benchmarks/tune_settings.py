@@ -39,14 +39,12 @@ def technical_texts(cache: Path, words_per_page: int = 600) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name in TECHNICAL_PAGES:
-        source = (LIBRARY / f"{name}.rst.txt").read_text(encoding="utf-8", errors="replace")
         kept, words = [], 0
-        for paragraph in heldout.rst_paragraphs(source):
-            prose = heldout.clean_rst_inline(paragraph)
-            letters = sum(char.isalpha() or char.isspace() for char in prose)
-            if prose and letters / len(prose) > 0.9 and words <= words_per_page:
-                kept.append(heldout.to_ascii(prose))
-                words += len(prose.split())
+        for prose in heldout.rst_prose(LIBRARY / f"{name}.rst.txt"):
+            if words > words_per_page:
+                break
+            kept.append(heldout.to_ascii(prose))
+            words += len(prose.split())
         path = out / f"{name}.txt"
         path.write_text("\n\n".join(kept) + "\n", encoding="utf-8")
         paths.append(path)
