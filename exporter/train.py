@@ -141,15 +141,19 @@ def softmax_head_from(path: str) -> tuple[Vocabulary, np.ndarray, dict[str, Any]
     source = load_checkpoint(path)
     if source.config.output != "softmax":
         raise CheckpointError(f"--targets-from {path}: not a softmax-output checkpoint")
-    summary = {
+    summary = {**run_summary(source), "network": source.config.to_dict()}
+    return source.vocab, unit_rows(source.model_state["head.weight"].float().numpy()), summary
+
+
+def run_summary(source: Checkpoint) -> dict[str, Any]:
+    """Where a run another one builds on came from: its command, length and dev figures."""
+    return {
         "command": source.args.get("command", ""),
-        "network": source.config.to_dict(),
         "steps": source.progress.step,
         "tokens": source.progress.tokens,
         "train_seconds": round(source.progress.train_seconds, 1),
         "dev": source.dev,
     }
-    return source.vocab, unit_rows(source.model_state["head.weight"].float().numpy()), summary
 
 
 def make_targets(args: argparse.Namespace, workers: Workers) -> tuple[Vocabulary | None, Any]:
@@ -334,12 +338,8 @@ def build_trainer(args: argparse.Namespace, workers: Workers) -> Trainer:
         args.targets = source.args.get("targets", args.targets)
         args.init_from_summary = {
             "run": str(Path(init_from).resolve()),
-            "command": source.args.get("command", ""),
             "loss": source.args.get("loss"),
-            "steps": source.progress.step,
-            "tokens": source.progress.tokens,
-            "train_seconds": round(source.progress.train_seconds, 1),
-            "dev": source.dev,
+            **run_summary(source),
             "targets": source.targets_info,
         }
         progress = Progress()
