@@ -12,6 +12,10 @@ learned per-word bias b_w. Where vMF assumes the targets spread evenly over the 
 normalises over the actual words, so frequent words stop crowding out rare ones. It costs a
 vocabulary-sized product per token (like a softmax head), but keeps continuous output: the
 network still predicts a vector and the server still decodes by an exact inner-product search.
+With `negatives` set, training samples the table instead (sampled softmax, Jean et al., ACL 2015):
+the true word against that many words drawn from a proposal, each logit corrected by minus the log
+of its expected count so the gradient estimates the full softmax's. On two cores it makes a step
+over the 32k-word table about twice as fast; dev figures still use the full table.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -32,6 +37,7 @@ class LossConfig:
     name: LossName = "cosine"
     vmf_lambda1: float = 0.02  # weight of |e_hat| (reg1)
     vmf_lambda2: float = 1.0  # weight of the dot term (reg2; 1.0 = plain NLL)
+    negatives: int = 0  # table-softmax: sampled words per step, 0 = the whole table
 
 
 def log_bessel_iv(order: float, x: torch.Tensor) -> torch.Tensor:
@@ -91,3 +97,31 @@ def table_logits(
     """Scores of every word, predicted [n, d] . targets [vocab, d]^T (+ bias [vocab])."""
     logits = predicted @ targets.T
     return logits if bias is None else logits + bias
+
+
+def sampling_proposal(counts: np.ndarray, power: float = 0.75) -> torch.Tensor:
+    """Negative-sampling distribution over the vocabulary: (count + 1) ** power, normalised."""
+    weights = (np.asarray(counts, dtype=np.float64) + 1.0) ** power
+    return torch.from_numpy(weights / weights.sum()).float()
+
+
+def sampled_table_loss(
+    predicted: torch.Tensor,
+    target_ids: torch.Tensor,
+    targets: torch.Tensor,
+    bias: torch.Tensor | None,
+    proposal: torch.Tensor,
+    negatives: int,
+) -> torch.Tensor:
+    """Sampled table softmax: predicted [n, d], target_ids [n]; one draw shared by all rows."""
+    sampled = torch.multinomial(proposal, negatives, replacement=True)
+    log_expected = torch.log(proposal * negatives)
+    true_logits = (predicted * targets[target_ids]).sum(-1) - log_expected[target_ids]
+    sampled_logits = predicted @ targets[sampled].T - log_expected[sampled]
+    if bias is not None:
+        true_logits = true_logits + bias[target_ids]
+        sampled_logits = sampled_logits + bias[sampled]
+    # A draw of the row's own word would count it as its own competitor.
+    sampled_logits = sampled_logits.masked_fill(sampled[None, :] == target_ids[:, None], -math.inf)
+    logits = torch.cat([true_logits[:, None], sampled_logits], dim=1)
+    return F.cross_entropy(logits, torch.zeros_like(target_ids))

@@ -18,6 +18,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,12 @@ from nextword.exporter.data import (
     prepare_training_data,
 )
 from nextword.exporter.evaluate import DevFigures, evaluate, token_loss, word_bias_of
-from nextword.exporter.losses import LOSS_NAMES, LossConfig
+from nextword.exporter.losses import (
+    LOSS_NAMES,
+    LossConfig,
+    sampled_table_loss,
+    sampling_proposal,
+)
 from nextword.exporter.model import Predictor, PredictorConfig
 from nextword.exporter.runtime import (
     StopRequest,
@@ -105,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     tgt.add_argument("--max-occurrences", type=int, default=4, help="contextual: per word")
     tgt.add_argument("--max-windows", type=int, default=12000, help="contextual: MiniLM windows")
     tgt.add_argument("--loss", choices=LOSS_NAMES, default="cosine", help="training loss")
+    tgt.add_argument(
+        "--negatives", type=int, default=0,
+        help="table-softmax: words sampled per step as competitors (sampled softmax; 0: the "
+        "whole table)",
+    )  # fmt: skip
     tgt.add_argument("--vmf-lambda1", type=float, default=0.02, help="vMF: weight of |output|")
     tgt.add_argument("--vmf-lambda2", type=float, default=1.0, help="vMF: weight of the dot")
     data = p.add_argument_group("data")
@@ -206,6 +217,11 @@ class Trainer:
     steps_per_epoch: int
     total_steps: int
 
+    @cached_property
+    def proposal(self) -> torch.Tensor:
+        """Where --negatives draws the sampled words from (frequency ** 0.75)."""
+        return sampling_proposal(self.data.vocab.counts)
+
     @property
     def out(self) -> Path:
         return Path(self.args.out)
@@ -216,7 +232,10 @@ class Trainer:
 
     @property
     def loss_config(self) -> LossConfig:
-        return LossConfig(self.args.loss, self.args.vmf_lambda1, self.args.vmf_lambda2)
+        args = self.args
+        return LossConfig(
+            args.loss, args.vmf_lambda1, args.vmf_lambda2, getattr(args, "negatives", 0)
+        )
 
     def save(self, figures: DevFigures | None = None) -> None:
         if not self.workers.is_main:
@@ -256,10 +275,16 @@ class Trainer:
         flat_targets = torch.from_numpy(target_ids).reshape(-1)
         keep = flat_targets != IGNORE_INDEX
         flat_outputs = outputs.reshape(-1, outputs.shape[-1])[keep]
-        loss = token_loss(
-            flat_outputs, flat_targets[keep], self.targets, self.loss_config,
-            word_bias_of(self.model),
-        )  # fmt: skip
+        config = self.loss_config
+        if config.name == "table-softmax" and config.negatives and self.targets is not None:
+            loss = sampled_table_loss(
+                flat_outputs, flat_targets[keep], self.targets, word_bias_of(self.model),
+                self.proposal, config.negatives,
+            )  # fmt: skip
+        else:
+            loss = token_loss(
+                flat_outputs, flat_targets[keep], self.targets, config, word_bias_of(self.model)
+            )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], args.clip)
