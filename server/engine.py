@@ -3,6 +3,7 @@
 In-process API (the language server, `nextword complete` and the evaluation all use it):
 
     from nextword.server.document import DocumentState
+from nextword.server.full_scan import FullScan
     from nextword.server.engine import Engine, load_engine
 
     engine = load_engine()                   # default bundle; load_engine(path, settings)
@@ -39,6 +40,7 @@ import onnxruntime as ort
 from nextword.server.bundle import Bundle, BundleError, load_bundle
 from nextword.server.context import Cursor, analyse_cursor, nearby_words
 from nextword.server.document import DocumentState
+from nextword.server.full_scan import FullScan
 from nextword.server.limits import RecentDocuments
 from nextword.server.memory import (
     WorkspaceMemory,
@@ -136,6 +138,7 @@ class Engine:
         self.all_priors[:n_words] = self.priors
         self.zero_state = np.zeros(bundle.state_shape, dtype=np.float32)
         self.index: faiss.IndexFlatIP | None = None
+        self.full_scan: FullScan | None = None
         if bundle.output_codes is not None:
             table = bundle.output_embeddings
             if bundle.output_bias is not None:
@@ -155,11 +158,28 @@ class Engine:
                     [table[:n_words], self.word_bias[:n_words, None], self.priors[:, None]]
                 ).astype(np.float32)
             )
+            self.full_scan = self._full_scan(bundle, n_words)
         self.cache = StateCache(0, 0)
         self.recent = RecentDocuments(self.settings.cached_documents)  # limits.py
         self.workspace_memory = WorkspaceMemory()
         self.stats = EngineStats()
         self.configure(self.settings)
+
+    def _full_scan(self, bundle: Bundle, n_words: int) -> FullScan | None:
+        """The int8 search for an empty prefix (full_scan.py); None: faiss scans everything."""
+        assert self.index is not None and bundle.output_codes is not None
+        assert bundle.output_scales is not None
+        width = self.index.d
+        rows = faiss.rev_swig_ptr(self.index.get_xb(), n_words * width).reshape(n_words, width)
+        extra = np.stack([self.word_bias[:n_words], self.priors], axis=1).astype(np.float32)
+        try:
+            return FullScan(
+                bundle.output_codes[:n_words], bundle.output_scales[:n_words], extra, rows,
+                session_options(),
+            )  # fmt: skip
+        except Exception as error:  # onnxruntime raises its own exception types
+            log.warning("int8 full scan unavailable, faiss scans every row (%s)", error)
+            return None
 
     def configure(self, settings: Settings) -> None:
         """Apply new settings (the bundle itself is not reloaded here)."""
@@ -272,10 +292,13 @@ class Engine:
         k = min(weights.candidates, hi - lo)
         if self.index is not None:
             query = self.query(prediction)
-            if k > 0:
+            if k > 0 and self.full_scan is not None and hi - lo == self.full_scan.n:
+                found, ids = self.full_scan.search(query[0], k)  # nothing typed: every word
+                scores.update(zip(ids.tolist(), found.tolist()))
+            elif k > 0:
                 params = faiss.SearchParameters(sel=faiss.IDSelectorRange(lo, hi))
-                values, ids = self.index.search(query, k, params=params)
-                for value, word_id in zip(values[0].tolist(), ids[0].tolist()):
+                values, found_ids = self.index.search(query, k, params=params)
+                for value, word_id in zip(values[0].tolist(), found_ids[0].tolist()):
                     if word_id >= 0:
                         scores[word_id] = value
             missing = [word_id for word_id in extra if word_id not in scores]

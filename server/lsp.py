@@ -13,14 +13,17 @@ Custom requests (for benchmarks and debugging): `nextword/ping` answers at once,
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import logging
 import os
 import sys
+import threading
 from collections.abc import Generator
-from typing import Any
+from typing import Any, BinaryIO
 
 from lsprotocol import types
+from pygls.io_ import StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import lsp_method
 
@@ -29,7 +32,7 @@ from nextword.server.bundle import BundleError
 from nextword.server.document import DocumentState, character_of
 from nextword.server.engine import Completion, Engine, load_engine
 from nextword.server.inline import inline_completion_list, suggest_inline
-from nextword.server.limits import AnsweringProtocol, ProtocolInput, log_handler
+from nextword.server.limits import AnsweringProtocol, AsyncProtocolInput, log_handler
 from nextword.server.ranking import filter_text
 from nextword.server.settings import Settings, parse_settings
 
@@ -71,6 +74,27 @@ class NextwordServer(LanguageServer):
         self.documents: dict[str, DocumentState] = {}
         self.pending_messages: list[tuple[types.MessageType, str]] = []
         self.initialized = False
+
+    def serve_stdio(self, stdin: BinaryIO, stdout: BinaryIO) -> None:
+        """pygls' `start_io`, but stdin is read on the event loop (`AsyncProtocolInput`)."""
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout))
+        try:
+            asyncio.run(
+                run_async(
+                    stop_event=self._stop_event,
+                    reader=AsyncProtocolInput(stdin),
+                    protocol=self.protocol,
+                    logger=log,
+                    error_handler=self.report_server_error,
+                )
+            )
+        except BrokenPipeError:
+            log.error("the client closed the connection; shutting down")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
 
     # -- plain functions the handlers call ------------------------------------------------------
 
@@ -301,5 +325,5 @@ def main(argv: list[str]) -> int:
         log.warning("%s", problem)
         server.notify(types.MessageType.Warning, f"nextword: {problem}")
     server.bundle_override = args.bundle
-    server.start_io(ProtocolInput(sys.stdin.buffer), protocol_stdout())  # type: ignore[arg-type]
+    server.serve_stdio(sys.stdin.buffer, protocol_stdout())
     return 0 if server.protocol.was_shut_down else 1  # type: ignore[attr-defined]

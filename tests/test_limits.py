@@ -6,8 +6,11 @@ benchmarks/memory.py).
 
 from __future__ import annotations
 
+import asyncio
 import io
+import os
 import random
+import threading
 
 import pytest
 from conftest import TINY_BUNDLE
@@ -15,7 +18,13 @@ from conftest import TINY_BUNDLE
 from nextword.server.context import line_tokens
 from nextword.server.document import DocumentState
 from nextword.server.engine import load_engine
-from nextword.server.limits import MAX_MESSAGE_BYTES, ProtocolInput, RecentDocuments
+from nextword.server.limits import (
+    MAX_MESSAGE_BYTES,
+    AsyncProtocolInput,
+    ProtocolInput,
+    RecentDocuments,
+    pollable,
+)
 from nextword.server.settings import parse_settings
 
 WORDS = [
@@ -140,6 +149,58 @@ def test_a_line_without_end_is_read_in_bounded_pieces() -> None:
     reader = ProtocolInput(io.BytesIO(b"x" * 5000), max_message_bytes=1000)
     assert len(reader.readline()) <= 1064
     assert MAX_MESSAGE_BYTES >= 16 << 20  # room for a 1M-word document in one message
+
+
+def read_through_pipe(data: bytes, calls: list[tuple[str, int]], limit: int) -> list[bytes]:
+    """Feed `data` into a pipe and read it with AsyncProtocolInput, as the server's loop does."""
+    read_end, write_end = os.pipe()
+
+    def feed() -> None:
+        with os.fdopen(write_end, "wb") as stream:
+            stream.write(data)
+
+    async def read_all() -> list[bytes]:
+        with os.fdopen(read_end, "rb") as stream:
+            assert pollable(stream)
+            reader = AsyncProtocolInput(stream, max_message_bytes=limit)
+            return [
+                await (reader.readline() if kind == "line" else reader.readexactly(size))
+                for kind, size in calls
+            ]
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        return asyncio.run(read_all())
+    finally:
+        writer.join()
+
+
+def test_the_event_loop_reader_keeps_the_transport_rules() -> None:
+    data = b"Content-Length: 99999999999999\r\n\r\n" + b"x" * 1500
+    data += b'"x"}Content-Length: 2\r\n\r\n{}'
+    calls = [("line", 0)] * 5 + [("body", 2)]
+    ignored, blank, piece, header, end_of_headers, body = read_through_pipe(data, calls, 1000)
+    assert b"Content-Length" not in ignored and blank == b"\r\n"
+    assert len(piece) <= 1064  # a line without end is read in bounded pieces
+    assert header == b"Content-Length: 2\r\n"  # found after the garbage
+    assert end_of_headers == b"\r\n" and body == b"{}"
+
+
+def test_the_event_loop_reader_returns_what_is_left_at_the_end() -> None:
+    line, body, end = read_through_pipe(
+        b"Content-Length: 9\r\n{}", [("line", 0), ("body", 9), ("line", 0)], 1000
+    )
+    assert (line, body, end) == (b"Content-Length: 9\r\n", b"{}", b"")
+
+
+def test_a_regular_file_is_not_polled(tmp_path) -> None:
+    path = tmp_path / "input"
+    path.write_bytes(b"Content-Length: 2\r\n")
+    with path.open("rb") as stream:
+        assert not pollable(stream)
+        reader = AsyncProtocolInput(stream)
+        assert asyncio.run(reader.readline()) == b"Content-Length: 2\r\n"
 
 
 @pytest.mark.parametrize("limit", [1, 4])

@@ -1,0 +1,89 @@
+"""The int8 whole-vocabulary search (full_scan.py) returns exactly the float32 search's words."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import default_bundle_present
+
+from nextword.server.document import DocumentState
+from nextword.server.engine import Engine, load_engine, session_options
+from nextword.server.full_scan import GRAPH_PATH, FullScan
+
+pytestmark = pytest.mark.skipif(not default_bundle_present(), reason="no default bundle")
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return load_engine()
+
+
+def exact_top(rows: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
+    scores = rows @ query
+    return np.lexsort((np.arange(len(scores)), -scores))[:k]
+
+
+def realistic_queries(engine: Engine, count: int, seed: int) -> list[np.ndarray]:
+    """Queries as the server makes them: the network's outputs after random word sequences."""
+    rng = np.random.default_rng(seed)
+    words = engine.vocab.folded[: engine.vocab.n_words]
+    document = DocumentState.open("mem://q", "")
+    queries = []
+    for _ in range(count):
+        tokens = [words[i] for i in rng.integers(0, len(words), rng.integers(1, 12))]
+        prediction = engine.prediction(document, engine.context_key(tokens))
+        queries.append(engine.query(prediction)[0])
+    return queries
+
+
+def test_the_graph_file_is_what_the_exporter_writes() -> None:
+    pytest.importorskip("onnx")
+    from nextword.exporter.full_scan_graph import graph_bytes
+
+    assert GRAPH_PATH.read_bytes() == graph_bytes()
+
+
+def test_same_words_and_scores_as_the_exact_float_search(engine: Engine) -> None:
+    scan = engine.full_scan
+    assert scan is not None
+    queries = realistic_queries(engine, 60, seed=1)
+    rng = np.random.default_rng(2)
+    queries += [rng.standard_normal(scan.dim + 2).astype(np.float32) * s for s in (0.1, 1, 5)]
+    for query in queries:
+        for k in (1, 64, 300):
+            scores, ids = scan.search(query, k)
+            expected = exact_top(scan.rows, query, k)
+            assert ids.tolist() == expected.tolist()
+            assert np.allclose(scores, scan.rows[expected] @ query, rtol=0, atol=1e-4)
+
+
+def test_a_short_shortlist_falls_back_and_stays_exact(engine: Engine) -> None:
+    # With no room beyond k the bound check fails, so the wider rescoring path must run.
+    full = engine.full_scan
+    assert full is not None and engine.bundle.output_codes is not None
+    n = full.n
+    extra = np.stack([engine.word_bias[:n], engine.priors], axis=1).astype(np.float32)
+    scales = engine.bundle.output_scales
+    assert scales is not None
+    scan = FullScan(
+        engine.bundle.output_codes[:n], scales[:n], extra, full.rows, session_options(),
+        shortlist=1,
+    )  # fmt: skip
+    for query in realistic_queries(engine, 10, seed=3):
+        scores, ids = scan.search(query, 8)
+        assert ids.tolist() == exact_top(full.rows, query, 8).tolist()
+    assert scan.fallbacks > 0
+
+
+def test_completions_after_a_space_equal_those_of_the_faiss_scan(engine: Engine) -> None:
+    text = "The committee met on Tuesday and the members agreed that the plan was "
+    document = DocumentState.open("mem://a", text)
+    with_scan = engine.complete(document, 0, len(text))
+    scan, engine.full_scan = engine.full_scan, None
+    try:
+        engine.forget(document)
+        without = engine.complete(DocumentState.open("mem://b", text), 0, len(text))
+    finally:
+        engine.full_scan = scan
+    assert [c.text for c in with_scan] == [c.text for c in without]
+    assert np.allclose([c.score for c in with_scan], [c.score for c in without], atol=1e-4)
