@@ -84,6 +84,9 @@ class MemorySettings:
     min_norm: float = 0.0
     """The cache's mass is divided by its total or by this, whichever is larger (0: always by
     the total, as in Grave et al.). 1 is the weight of one pair in an identical context."""
+    half_weight_pairs: float = 100.0
+    """The cache gets weight * n / (n + this) when it holds n pairs: a few words are weak
+    evidence, and a 3-word document must not make its own words the likeliest next ones."""
     workspace: bool = False
     """Also use the words of the other open documents (off: documents never share words)."""
     persist: bool = False
@@ -206,6 +209,8 @@ def combine_mass(
     # pair's full weight) they stay unlikely instead of sharing all of the cache's probability,
     # which in a short document made every earlier word a strong candidate.
     norm = max(norm, settings.min_norm)
+    pairs = sum(len(block) for block in blocks)
+    norm *= (pairs + settings.half_weight_pairs) / max(pairs, 1)
     best = sorted(total.items(), key=lambda item: (-item[1][0], item[0]))[:MOST_WORDS]
     return {word: (mass / norm, written) for word, (mass, written) in best}
 

@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from conftest import TINY_BUNDLE, TINY_SOFTMAX_BUNDLE
+from conftest import TINY_BUNDLE, TINY_SOFTMAX_BUNDLE, default_bundle_present
 
 from nextword.server.document import DocumentState
 from nextword.server.engine import Engine, load_engine
@@ -158,7 +158,7 @@ def test_every_block_sees_the_token_before_the_cursor_word() -> None:
     vectors = np.ones((1, 2), dtype=np.float32) / np.sqrt(2)
     first = make_block(vectors, ["x"], ["x"], ["zorblat"])
     second = make_block(vectors, ["y"], ["y"], ["zorblat"])
-    settings = MemorySettings(theta=1.0, same_previous=4.0)
+    settings = MemorySettings(theta=1.0, same_previous=4.0, half_weight_pairs=0.0)
     masses = combine_mass([first, second], vectors[0], "", "zorblat", settings)
     assert masses["x"][0] == pytest.approx(0.5) and masses["y"][0] == pytest.approx(0.5)
     masses = combine_mass([first, second], vectors[0], "", "quenwick", settings)
@@ -171,10 +171,31 @@ def test_every_block_sees_the_token_before_the_cursor_word() -> None:
 def test_min_norm_keeps_words_from_unlike_contexts_unlikely() -> None:
     block = make_block(np.asarray([[1.0, 0.0]], np.float32), ["x"], ["x"])
     query = np.asarray([0.0, 1.0], np.float32)  # orthogonal: weight exp(-theta)
-    plain = combine_mass([block], query, "", "", MemorySettings(theta=5.0))
-    floored = combine_mass([block], query, "", "", MemorySettings(theta=5.0, min_norm=1.0))
+    plain = combine_mass([block], query, "", "", MemorySettings(theta=5.0, half_weight_pairs=0))
+    floored = MemorySettings(theta=5.0, min_norm=1.0, half_weight_pairs=0)
     assert plain["x"][0] == pytest.approx(1.0)
-    assert floored["x"][0] == pytest.approx(np.exp(-5.0))
+    assert combine_mass([block], query, "", "", floored)["x"][0] == pytest.approx(np.exp(-5.0))
+
+
+def test_a_memory_of_few_pairs_gets_little_weight() -> None:
+    settings = MemorySettings(theta=1.0, half_weight_pairs=3.0)
+    vectors = np.ones((1, 2), dtype=np.float32) / np.sqrt(2)
+    one = make_block(vectors, ["x"], ["x"])
+    assert combine_mass([one], vectors[0], "", "", settings)["x"][0] == pytest.approx(0.25)
+    three = make_block(np.vstack([vectors] * 3), ["x", "y", "y"], ["x", "y", "y"])
+    masses = combine_mass([three], vectors[0], "", "", settings)
+    assert masses["x"][0] == pytest.approx(0.5 / 3) and masses["y"][0] == pytest.approx(1 / 3)
+
+
+@pytest.mark.skipif(not default_bundle_present(), reason="no default bundle")
+@pytest.mark.parametrize("text", ["Ladies and ", "The President of the United "])
+def test_a_short_document_does_not_offer_its_own_words_first(text: str) -> None:
+    with_memory = load_engine()
+    without = load_engine(settings=parse_settings({"memory": {"enabled": False}})[0])
+    document = DocumentState.open("mem://short", text)
+    first = with_memory.complete(document, 0, len(text))[0].text
+    assert first == without.complete(document, 0, len(text))[0].text
+    assert first.lower() not in text.lower().split()
 
 
 def test_long_lines_split_into_stable_pieces() -> None:
