@@ -296,6 +296,8 @@ class DocumentMemory:
         """The pairs of the window's pieces but the last: reassembled only when one changes."""
         self.tail = empty_block(dim)
         """The pairs of the piece the cursor is in (changes with every word typed)."""
+        self.tail_source: tuple[tuple[Key, str], str] | None = None
+        """(start, text) of the last update's last unit, which `_extended` may grow."""
 
     def __len__(self) -> int:
         return len(self.stable) + len(self.tail)
@@ -316,7 +318,9 @@ class DocumentMemory:
         if unit is not None:
             self.units.move_to_end(cache_key)
             return unit
-        unit = build_unit(engine, document, start, text)
+        unit = self._extended(engine, document, start, text)
+        if unit is None:
+            unit = build_unit(engine, document, start, text)
         self.units[cache_key] = unit
         self.pairs += len(unit.words)
         most_pairs = 2 * engine.settings.memory.max_pairs  # the window, and room to move
@@ -327,6 +331,29 @@ class DocumentMemory:
             self.pairs -= len(dropped.words)
         return unit
 
+    def _extended(
+        self, engine: Engine, document: DocumentState, start: tuple[Key, str], text: str
+    ) -> Unit | None:
+        """The piece the cursor is in, grown by the word just typed: the last update's unit for
+        it walked on over the new words only (None: not that case)."""
+        if self.tail_source is None or not self.last_units:
+            return None
+        last, (last_start, last_text) = self.last_units[-1], self.tail_source
+        if last_start != start or not text.startswith(last_text):
+            return None
+        rest = text[len(last_text) :]
+        if piece_tokens(text) != piece_tokens(last_text) + piece_tokens(rest):
+            return None  # the new text joins onto the old one's last token
+        more = build_unit(engine, document, (last.end_key, last.end_token), rest)
+        return Unit(
+            np.concatenate([last.vectors, more.vectors]),
+            last.words + more.words,
+            last.written + more.written,
+            last.previous + more.previous,
+            more.end_key,
+            more.end_token,
+        )
+
     def update(self, engine: Engine, document: DocumentState, cursor: Cursor) -> list[MemoryBlock]:
         """The blocks for the text before the cursor's word."""
         settings = engine.settings.memory
@@ -336,6 +363,7 @@ class DocumentMemory:
         before = PARAGRAPH_SYMBOL
         paragraph = (engine.vocab.id_of(PARAGRAPH_SYMBOL),)
         text = document.text
+        source: tuple[tuple[Key, str], str] | None = None
         for piece in pieces:
             content = text.content(piece.line)
             if piece.start == 0 and not content.strip():
@@ -346,7 +374,8 @@ class DocumentMemory:
                 tokens, truncated = paragraph_tokens(text, piece.line, piece.start, limits)
                 key = engine.context_key(tokens, truncated)
                 before = tokens[-1] if tokens else PARAGRAPH_SYMBOL
-            unit = self.unit(engine, document, (key, before), content[piece.start : piece.end])
+            source = ((key, before), content[piece.start : piece.end])
+            unit = self.unit(engine, document, *source)
             units.append(unit)
             key, before = unit.end_key, unit.end_token
         if not _same_units(units[:-1], self.last_units[:-1]):
@@ -354,6 +383,7 @@ class DocumentMemory:
         if not _same_units(units[-1:], self.last_units[-1:]):
             self.tail = assemble(units[-1:], self.dim)
         self.last_units = units
+        self.tail_source = source
         return self.blocks
 
 

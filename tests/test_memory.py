@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from conftest import TINY_BUNDLE, TINY_SOFTMAX_BUNDLE, default_bundle_present
 
+from nextword.server import memory
 from nextword.server.document import DocumentState
 from nextword.server.engine import Engine, load_engine
 from nextword.server.memory import (
@@ -106,6 +107,27 @@ def test_an_edit_far_back_equals_a_fresh_build(memory_engine: Engine) -> None:
         fresh, STORY.count("\n"), 8
     )
     assert before[0] == "Zorblat"
+
+
+def test_a_piece_grown_word_by_word_equals_one_built_at_once(
+    memory_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    walked: list[str] = []
+    build_unit = memory.build_unit
+    monkeypatch.setattr(memory, "build_unit", lambda *a: walked.append(a[3]) or build_unit(*a))
+    line = "The keeper of the lighthouse saw Zorblat Quenwick and the keeper waved at "
+    document = DocumentState.open("mem://grown", "")
+    for end in range(1, len(line) + 1):
+        document.edit((0, end - 1), (0, end - 1), line[end - 1])
+        memory_engine.complete(document, 0, end)
+    assert "waved " in walked  # the last word alone: the piece before it was reused
+    grown = document.caches["memory"].blocks[-1]
+    fresh_document = DocumentState.open("mem://fresh-grown", line)
+    memory_engine.complete(fresh_document, 0, len(line))
+    fresh = fresh_document.caches["memory"].blocks[-1]
+    assert grown.words == fresh.words and grown.written == fresh.written
+    assert np.array_equal(grown.vectors, fresh.vectors)
+    assert np.array_equal(grown.previous, fresh.previous)
 
 
 def test_softmax_bundles_complete_without_the_memory() -> None:
