@@ -3,7 +3,6 @@
 In-process API (the language server, `nextword complete` and the evaluation all use it):
 
     from nextword.server.document import DocumentState
-from nextword.server.full_scan import FullScan
     from nextword.server.engine import Engine, load_engine
 
     engine = load_engine()                   # default bundle; load_engine(path, settings)
