@@ -159,6 +159,7 @@ def manifest_for(checkpoint: Checkpoint, parity: float, steps: int, tolerance: f
             "name": args.get("loss") if config.output == "continuous" else "cross-entropy",
             "vmf_lambda1": args.get("vmf_lambda1"),
             "vmf_lambda2": args.get("vmf_lambda2"),
+            "negatives": args.get("negatives", 0),
         },
         "corpus": checkpoint.corpus,
         "training": training,

@@ -71,7 +71,7 @@ class MemorySettings:
     """Most (prediction, word) pairs kept for one document: the words before the cursor."""
     max_lines: int = 400
     """Lines before the cursor the memory reads back at most."""
-    theta: float = 30.0
+    theta: float = 10.0
     """Sharpness: how much more a pair in a similar context counts than one in another."""
     weight: float = 0.3
     """Mixing weight lambda: p = (1 - lambda) * p_model + lambda * p_cache."""
