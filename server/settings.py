@@ -73,6 +73,8 @@ _MINIMUM: dict[str, float] = {
     "theta": 0,
     "weight": 0,
     "temperature": 0.001,
+    "min_norm": 0,
+    "half_weight_pairs": 0,
     "max_words": 1,
 }
 

@@ -145,6 +145,9 @@ def test_memory_settings_are_read_and_checked() -> None:
     assert settings.memory.theta == 20
     assert settings.memory.max_pairs == MemorySettings().max_pairs
     assert len(problems) == 1 and "maxPairs" in problems[0]
+    settings, problems = parse_settings({"memory": {"halfWeightPairs": -1, "minNorm": 2}})
+    assert settings.memory.half_weight_pairs == MemorySettings().half_weight_pairs
+    assert settings.memory.min_norm == 2 and len(problems) == 1
 
 
 def test_mixing_keeps_the_order_of_words_the_memory_does_not_know() -> None:
