@@ -137,13 +137,14 @@ class MemoryBlock:
         lo = bisect.bisect_left(self.words, typed)
         return lo, bisect.bisect_left(self.words, typed + _AFTER_EVERY_CHAR, lo)
 
-    def mass(
+    def masses(
         self, query: np.ndarray, typed: str, previous: str, settings: MemorySettings
-    ) -> dict[str, tuple[float, str]]:
-        """{word: (cache mass, as written)} for the words starting with `typed` (folded)."""
+    ) -> tuple[int, np.ndarray]:
+        """(lo, sums): the cache mass of words[lo + i] is sums[i], for the words starting with
+        `typed` (folded)."""
         lo, hi = self.word_range(typed)
         if lo == hi:
-            return {}
+            return lo, np.zeros(0)
         first, last = int(self.starts[lo]), int(self.starts[hi])
         similarity = self.vectors[first:last] @ query
         weights = np.exp(settings.theta * (similarity.astype(np.float64) - 1.0))
@@ -151,9 +152,15 @@ class MemoryBlock:
         if settings.same_previous != 1.0 and previous_id >= 0:
             same = self.previous[first:last] == previous_id
             weights = np.where(same, weights * settings.same_previous, weights)
-        sums = np.add.reduceat(weights, self.starts[lo:hi] - first)
+        return lo, np.add.reduceat(weights, self.starts[lo:hi] - first)
+
+    def mass(
+        self, query: np.ndarray, typed: str, previous: str, settings: MemorySettings
+    ) -> dict[str, tuple[float, str]]:
+        """{word: (cache mass, as written)} for the words starting with `typed` (folded)."""
+        lo, sums = self.masses(query, typed, previous, settings)
         return {
-            self.words[lo + i]: (float(value), self.written[lo + i])
+            self.words[lo + i]: (value, self.written[lo + i])
             for i, value in enumerate(sums.tolist())
         }
 
@@ -196,13 +203,37 @@ def combine_mass(
     settings: MemorySettings,
 ) -> dict[str, tuple[float, str]]:
     """{word: (probability, as written)}: the cache distribution over the words matching the
-    prefix, over all the blocks."""
-    total: dict[str, tuple[float, str]] = {}
-    for block in blocks:
-        for word, (mass, written) in block.mass(query, typed, previous, settings).items():
-            seen = total.get(word)
-            total[word] = (mass + seen[0], seen[1]) if seen else (mass, written)
-    norm = sum(mass for mass, _ in total.values())
+    prefix, over all the blocks (the MOST_WORDS likeliest; a word's spelling from the first block
+    that has it).
+
+    The largest block's masses stay a numpy array, and only its best MOST_WORDS (ties included)
+    become Python objects: with a full window and nothing typed that block holds hundreds of
+    distinct words, and a dict of them all cost ~1 ms per keystroke after a space."""
+    parts = [(block, *block.masses(query, typed, previous, settings)) for block in blocks]
+    parts = [part for part in parts if len(part[2])]
+    if not parts:
+        return {}
+    base_index = max(range(len(parts)), key=lambda i: (len(parts[i][2]), -i))
+    base, base_lo, base_sums = parts[base_index]
+    base_sums = base_sums.copy()
+    base_hi = base_lo + len(base_sums)
+    spelled: dict[int, str] = {}  # base offset -> spelling from a block before the base
+    others: dict[str, list] = {}  # word in no base row -> [mass, spelling]
+    for index, (block, lo, sums) in enumerate(parts):
+        if index == base_index:
+            continue
+        for offset, value in enumerate(sums.tolist()):
+            word, written = block.words[lo + offset], block.written[lo + offset]
+            row = bisect.bisect_left(base.words, word, base_lo, base_hi)
+            if row < base_hi and base.words[row] == word:
+                base_sums[row - base_lo] += value
+                if index < base_index:
+                    spelled.setdefault(row - base_lo, written)
+            elif word in others:
+                others[word][0] += value
+            else:
+                others[word] = [value, written]
+    norm = float(base_sums.sum()) + sum(mass for mass, _ in others.values())
     if norm <= 0.0:
         return {}
     # Words met only in unlike contexts get little mass; divided by at least `min_norm` (1: one
@@ -211,8 +242,19 @@ def combine_mass(
     norm = max(norm, settings.min_norm)
     pairs = sum(len(block) for block in blocks)
     norm *= (pairs + settings.half_weight_pairs) / max(pairs, 1)
-    best = sorted(total.items(), key=lambda item: (-item[1][0], item[0]))[:MOST_WORDS]
-    return {word: (mass / norm, written) for word, (mass, written) in best}
+    if len(base_sums) > MOST_WORDS:
+        threshold = np.partition(base_sums, -MOST_WORDS)[-MOST_WORDS]
+        rows = np.flatnonzero(base_sums >= threshold).tolist()
+    else:
+        rows = list(range(len(base_sums)))
+    candidates = [
+        (float(base_sums[row]), base.words[base_lo + row],
+         spelled.get(row, base.written[base_lo + row]))
+        for row in rows
+    ]  # fmt: skip
+    candidates += [(mass, word, written) for word, (mass, written) in others.items()]
+    candidates.sort(key=lambda item: (-item[0], item[1]))
+    return {word: (mass / norm, written) for mass, word, written in candidates[:MOST_WORDS]}
 
 
 @lru_cache(maxsize=1 << 12)  # bounded: 16k pieces grew a server jumping around by ~50 MB

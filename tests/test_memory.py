@@ -12,6 +12,7 @@ from nextword.server import memory
 from nextword.server.document import DocumentState
 from nextword.server.engine import Engine, load_engine
 from nextword.server.memory import (
+    MOST_WORDS,
     MemorySettings,
     combine_mass,
     make_block,
@@ -191,6 +192,46 @@ def test_every_block_sees_the_token_before_the_cursor_word() -> None:
     mixed = make_block(np.vstack([vectors, vectors]), ["x", "x"], ["x", "x"], ["a", "b"])
     masses = combine_mass([mixed, second], vectors[0], "", "zorblat", settings)
     assert masses["y"][0] == pytest.approx(4.0 / 6.0)  # 4 for y after zorblat, 1 + 1 for x
+
+
+def combine_mass_by_dicts(blocks, query, typed, previous, settings):
+    """combine_mass as first written: every word's mass through a dict, all of them sorted."""
+    total: dict[str, tuple[float, str]] = {}
+    for block in blocks:
+        for word, (mass, written) in block.mass(query, typed, previous, settings).items():
+            seen = total.get(word)
+            total[word] = (mass + seen[0], seen[1]) if seen else (mass, written)
+    norm = sum(mass for mass, _ in total.values())
+    if norm <= 0.0:
+        return {}
+    norm = max(norm, settings.min_norm)
+    pairs = sum(len(block) for block in blocks)
+    norm *= (pairs + settings.half_weight_pairs) / max(pairs, 1)
+    best = sorted(total.items(), key=lambda item: (-item[1][0], item[0]))[:MOST_WORDS]
+    return {word: (mass / norm, written) for word, (mass, written) in best}
+
+
+def test_combined_masses_equal_the_plain_dict_computation() -> None:
+    rng = np.random.default_rng(7)
+    vocabulary = [f"w{i:03d}" for i in range(300)]
+    settings = MemorySettings(theta=3.0)
+    for trial in range(40):
+        blocks = []
+        for size in rng.integers(0, 900, rng.integers(1, 4)):
+            words = [vocabulary[i] for i in rng.integers(0, 300 if trial % 2 else 40, size)]
+            written = [word.upper() if rng.random() < 0.3 else word for word in words]
+            vectors = rng.standard_normal((size, 8)).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
+            before = [vocabulary[i] for i in rng.integers(0, 5, size)]
+            blocks.append(make_block(vectors, words, written, before))
+        query = rng.standard_normal(8).astype(np.float32)
+        query /= np.linalg.norm(query)
+        for typed in ("", "w0", "w1", "w29", "x"):
+            fast = combine_mass(blocks, query, typed, vocabulary[1], settings)
+            plain = combine_mass_by_dicts(blocks, query, typed, vocabulary[1], settings)
+            assert list(fast) == list(plain)
+            assert [w for _, w in fast.values()] == [w for _, w in plain.values()]
+            assert np.allclose([m for m, _ in fast.values()], [m for m, _ in plain.values()])
 
 
 def test_min_norm_keeps_words_from_unlike_contexts_unlikely() -> None:
