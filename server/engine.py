@@ -170,10 +170,9 @@ class Engine:
         assert bundle.output_scales is not None
         width = self.index.d
         rows = faiss.rev_swig_ptr(self.index.get_xb(), n_words * width).reshape(n_words, width)
-        extra = np.stack([self.word_bias[:n_words], self.priors], axis=1).astype(np.float32)
         try:
             return FullScan(
-                bundle.output_codes[:n_words], bundle.output_scales[:n_words], extra, rows,
+                bundle.output_codes[:n_words], bundle.output_scales[:n_words], rows,
                 session_options(),
             )  # fmt: skip
         except Exception as error:  # onnxruntime raises its own exception types

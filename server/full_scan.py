@@ -35,16 +35,15 @@ class FullScan:
         self,
         codes: np.ndarray,
         scales: np.ndarray,
-        extra: np.ndarray,
         rows: np.ndarray,
         session_options: ort.SessionOptions,
         shortlist: int = 256,
     ) -> None:
-        """codes int8 [n, dim], scales float32 [n], extra float32 [n, 2], rows float32
-        [n, dim + 2]: the exact rows (faiss's storage), used for rescoring."""
+        """codes int8 [n, dim], scales float32 [n], rows float32 [n, dim + 2]: the exact rows
+        (faiss's storage), whose two last columns are the extra ones; used for rescoring."""
         n, dim = codes.shape
-        if rows.shape != (n, dim + 2) or extra.shape != (n, 2) or scales.shape != (n,):
-            raise ValueError("full scan: table, scales, extra columns and rows disagree")
+        if rows.shape != (n, dim + 2) or scales.shape != (n,):
+            raise ValueError("full scan: table, scales and rows disagree")
         self.n, self.dim, self.shortlist = n, dim, shortlist
         self.rows = rows
         self.l1 = (np.abs(codes.astype(np.int16)).sum(axis=1) * scales).astype(np.float32)
@@ -52,7 +51,7 @@ class FullScan:
         # onnxruntime uses these buffers in place: they live as long as the session.
         self._initializers = {
             "codes": ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(codes.T)),
-            "extra": ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(extra.T, np.float32)),
+            "extra": ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(rows[:, dim:].T)),
             "scale": ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(scales, np.float32)),
         }
         for name, value in self._initializers.items():

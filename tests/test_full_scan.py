@@ -62,13 +62,11 @@ def test_a_short_shortlist_falls_back_and_stays_exact(engine: Engine) -> None:
     full = engine.full_scan
     assert full is not None and engine.bundle.output_codes is not None
     n = full.n
-    extra = np.stack([engine.word_bias[:n], engine.priors], axis=1).astype(np.float32)
     scales = engine.bundle.output_scales
     assert scales is not None
     scan = FullScan(
-        engine.bundle.output_codes[:n], scales[:n], extra, full.rows, session_options(),
-        shortlist=1,
-    )  # fmt: skip
+        engine.bundle.output_codes[:n], scales[:n], full.rows, session_options(), shortlist=1
+    )
     for query in realistic_queries(engine, 10, seed=3):
         scores, ids = scan.search(query, 8)
         assert ids.tolist() == exact_top(full.rows, query, 8).tolist()
