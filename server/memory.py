@@ -154,16 +154,6 @@ class MemoryBlock:
             weights = np.where(same, weights * settings.same_previous, weights)
         return lo, np.add.reduceat(weights, self.starts[lo:hi] - first)
 
-    def mass(
-        self, query: np.ndarray, typed: str, previous: str, settings: MemorySettings
-    ) -> dict[str, tuple[float, str]]:
-        """{word: (cache mass, as written)} for the words starting with `typed` (folded)."""
-        lo, sums = self.masses(query, typed, previous, settings)
-        return {
-            self.words[lo + i]: (value, self.written[lo + i])
-            for i, value in enumerate(sums.tolist())
-        }
-
 
 def empty_block(dim: int) -> MemoryBlock:
     empty = np.zeros(0, np.int64)

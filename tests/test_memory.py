@@ -160,11 +160,17 @@ def test_mixing_keeps_the_order_of_words_the_memory_does_not_know() -> None:
     assert -mixed[2][0] > -rows[2][0] + shift  # the memory's word gained
 
 
+def mass_of(block, query, typed, previous, settings) -> dict[str, tuple[float, str]]:
+    """{word: (cache mass, as written)} of one block's words starting with `typed`."""
+    lo, sums = block.masses(query, typed, previous, settings)
+    return {block.words[lo + i]: (v, block.written[lo + i]) for i, v in enumerate(sums.tolist())}
+
+
 def test_blocks_sort_rows_by_word_and_keep_the_last_spelling() -> None:
     vectors = np.eye(3, dtype=np.float32)
     block = make_block(vectors, ["b", "a", "b"], ["B", "a", "bB"])
     assert block.words == ["a", "b"] and block.written == ["a", "bB"]
-    masses = block.mass(np.asarray([0, 0, 1], np.float32), "b", "", MemorySettings(theta=1.0))
+    masses = mass_of(block, np.asarray([0, 0, 1], np.float32), "b", "", MemorySettings(theta=1.0))
     assert masses["b"][0] == pytest.approx(np.exp(-1.0) + 1.0)
 
 
@@ -172,8 +178,8 @@ def test_pairs_after_the_same_token_count_more() -> None:
     vectors = np.ones((3, 2), dtype=np.float32) / np.sqrt(2)
     block = make_block(vectors, ["x", "y", "y"], ["x", "y", "y"], ["zorblat", "came", "left"])
     query = vectors[0]
-    plain = block.mass(query, "", "zorblat", MemorySettings(theta=1.0, same_previous=1.0))
-    boosted = block.mass(query, "", "zorblat", MemorySettings(theta=1.0, same_previous=4.0))
+    plain = mass_of(block, query, "", "zorblat", MemorySettings(theta=1.0, same_previous=1.0))
+    boosted = mass_of(block, query, "", "zorblat", MemorySettings(theta=1.0, same_previous=4.0))
     assert plain["x"][0] == pytest.approx(1.0) and plain["y"][0] == pytest.approx(2.0)
     assert boosted["x"][0] == pytest.approx(4.0) and boosted["y"][0] == pytest.approx(2.0)
 
@@ -198,7 +204,7 @@ def combine_mass_by_dicts(blocks, query, typed, previous, settings):
     """combine_mass as first written: every word's mass through a dict, all of them sorted."""
     total: dict[str, tuple[float, str]] = {}
     for block in blocks:
-        for word, (mass, written) in block.mass(query, typed, previous, settings).items():
+        for word, (mass, written) in mass_of(block, query, typed, previous, settings).items():
             seen = total.get(word)
             total[word] = (mass + seen[0], seen[1]) if seen else (mass, written)
     norm = sum(mass for mass, _ in total.values())
