@@ -141,7 +141,8 @@ def pollable(stream: BinaryIO) -> bool:
     """Whether the event loop can wait on this stream (a pipe or a socket)."""
     try:
         fd = stream.fileno()
-        if not stat.S_ISFIFO(os.fstat(fd).st_mode) and not stat.S_ISSOCK(os.fstat(fd).st_mode):
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
             return False
         with selectors.DefaultSelector() as selector:
             selector.register(fd, selectors.EVENT_READ)
