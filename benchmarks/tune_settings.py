@@ -3,8 +3,9 @@
     python benchmarks/tune_settings.py --texts classic '[{}, {"memory": {"weight": 0.2}}]'
     python benchmarks/tune_settings.py --texts technical '[{"ranking": {"document": 0.5}}]'
 
-Each variant is a JSON object of `ranking` and `memory` fields that replace the defaults; every
-text is typed as one document through the in-process engine, with the document cache on.
+Each variant is a JSON object of `ranking`, `memory` and `ngrams` fields that replace the
+defaults; every text is typed as one document through the in-process engine, with the document
+cache on.
 
 - `classic`: the exporter's dev split, one document per corpus file, not in the held-out
   `corpus-dev` text (the texts `adaptation.py tune` uses, 600 words per file).
@@ -55,6 +56,7 @@ def engine_with(bundle: str | None, change: dict) -> Engine:
     settings = eval_settings(True)
     settings.ranking = replace(settings.ranking, **change.get("ranking", {}))
     settings.memory = replace(settings.memory, **change.get("memory", {}))
+    settings.ngrams = replace(settings.ngrams, **change.get("ngrams", {}))
     return load_engine(bundle, settings)
 
 

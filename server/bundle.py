@@ -16,6 +16,8 @@ A bundle is a directory:
 - `output_bias.npy` float32 [vocab], when the manifest's network says `word_bias`: a learned
   per-word bias b_w. A word then scores output.e_w + b_w with the raw (unnormalised) output, a
   log-probability up to a constant; without it, the cosine of the output with e_w.
+- `ngrams.npz` (optional): word bigram and trigram counts of the training corpus, layered over
+  the network when ranking; see `nextword.server.ngrams`.
 
 `load_bundle` is the only function that reads a bundle. It verifies the format version and every
 file's hash before anything is used, and raises `BundleError` naming the file and the reason.
@@ -31,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from nextword.server.ngrams import FILE_NAME as NGRAMS
+from nextword.server.ngrams import NgramError, NgramTable, load_ngrams
 from nextword.server.vocab import Vocabulary, VocabularyError
 
 FORMAT_NAME = "nextword-bundle"
@@ -60,6 +64,7 @@ class Bundle:
     output_scales: np.ndarray | None  # float32 [vocab]: row i = codes[i] * scales[i], unit length
     sizes: dict[str, int] = field(default_factory=dict)
     output_bias: np.ndarray | None = None  # float32 [vocab]: learned word bias, if any
+    ngrams: NgramTable | None = None  # corpus counts, if the bundle has them
 
     @property
     def output_embeddings(self) -> np.ndarray | None:
@@ -204,7 +209,13 @@ def load_bundle(path: Path | str | None = None) -> Bundle:
             bias = _load_array(path, OUTPUT_BIAS, np.float32, (vocab_size,))
             if not np.isfinite(bias).all():
                 raise BundleError(f"model bundle {path}: {OUTPUT_BIAS} holds non-finite values")
-    return Bundle(path, manifest, vocab, inputs, codes, scales, sizes, bias)
+    ngrams = None
+    if NGRAMS in sizes:
+        try:
+            ngrams = load_ngrams(path / NGRAMS, vocab_size, vocab.n_words)
+        except NgramError as error:
+            raise BundleError(f"model bundle {path}: {error}") from None
+    return Bundle(path, manifest, vocab, inputs, codes, scales, sizes, bias, ngrams)
 
 
 def quantize_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "nextword.exporter.export",
         "write a model bundle from a checkpoint (needs [train])",
     ),
+    "ngrams": ("nextword.exporter.ngrams", "add the corpus's word counts to a model bundle"),
 }
 
 

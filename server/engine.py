@@ -48,6 +48,7 @@ from nextword.server.memory import (
     mix_memory,
     previous_token,
 )
+from nextword.server.ngrams import Evidence
 from nextword.server.ranking import Candidate, log_priors, restore_case
 from nextword.server.settings import Settings
 from nextword.server.states import CachedStep, DocumentStates, Key, StateCache
@@ -98,6 +99,10 @@ class Prediction:
     when the bundle has a word bias). Softmax: log-probabilities over the vocabulary, [vocab]."""
     steps: int = 0
     """Recurrent steps run to get it (0: it was cached)."""
+    key: Key = ()
+    """The context it follows (the network's input ids)."""
+    step: CachedStep | None = None
+    """Its entry in the document's state cache, if cached (holds its log partition)."""
 
     @property
     def direction(self) -> np.ndarray:
@@ -138,6 +143,7 @@ class Engine:
         self.zero_state = np.zeros(bundle.state_shape, dtype=np.float32)
         self.index: faiss.IndexFlatIP | None = None
         self.full_scan: FullScan | None = None
+        self.ngrams = bundle.ngrams
         if bundle.output_codes is not None:
             table = bundle.output_embeddings
             if bundle.output_bias is not None:
@@ -168,16 +174,20 @@ class Engine:
         """The int8 search for an empty prefix (full_scan.py); None: faiss scans everything."""
         assert self.index is not None and bundle.output_codes is not None
         assert bundle.output_scales is not None
-        width = self.index.d
-        rows = faiss.rev_swig_ptr(self.index.get_xb(), n_words * width).reshape(n_words, width)
         try:
             return FullScan(
-                bundle.output_codes[:n_words], bundle.output_scales[:n_words], rows,
+                bundle.output_codes[:n_words], bundle.output_scales[:n_words], self._rows(),
                 session_options(),
             )  # fmt: skip
         except Exception as error:  # onnxruntime raises its own exception types
             log.warning("int8 full scan unavailable, faiss scans every row (%s)", error)
             return None
+
+    def _rows(self) -> np.ndarray:
+        """faiss's rows [e_w; b_w; log frequency_w], float32 [n_words, dim + 2], not copied."""
+        assert self.index is not None
+        n_words, width = self.index.ntotal, self.index.d
+        return faiss.rev_swig_ptr(self.index.get_xb(), n_words * width).reshape(n_words, width)
 
     def configure(self, settings: Settings) -> None:
         """Apply new settings (the bundle itself is not reloaded here)."""
@@ -237,7 +247,7 @@ class Engine:
             state, prepared = self.zero_state, None
             for token_id in key:
                 prepared, state = self.step(token_id, state)
-            return Prediction(prepared, steps=len(key))  # type: ignore[arg-type]
+            return Prediction(prepared, steps=len(key), key=key)  # type: ignore[arg-type]
         states = self.document_states(document)
         version = document.version
         known = len(key)
@@ -253,8 +263,9 @@ class Engine:
         prepared = None if entry is None else entry.output
         for length in range(known + 1, len(key) + 1):
             prepared, state = self.step(key[length - 1], state)
-            states.put(key[:length], CachedStep(state, prepared, version))
-        return Prediction(prepared, steps=len(key) - known)  # type: ignore[arg-type]
+            entry = CachedStep(state, prepared, version)
+            states.put(key[:length], entry)
+        return Prediction(prepared, len(key) - known, key, entry)  # type: ignore[arg-type]
 
     # -- ranking --------------------------------------------------------------------------------
 
@@ -318,6 +329,57 @@ class Engine:
                 scores[word_id] = float(value + weights.prior * self.all_priors[word_id])
         return scores
 
+    def log_total(self, prediction: Prediction) -> float:
+        """log sum over all words of exp(score without the document bonus): the scores'
+        normalising constant, cached with the prediction's state."""
+        weights = self.settings.ranking
+        token = (weights.similarity, weights.prior)
+        step = prediction.step
+        if step is not None and step.log_total is not None and step.log_total[0] == token:
+            return step.log_total[1]
+        n_words = self.vocab.n_words
+        if self.index is None:
+            values = weights.similarity * prediction.scores[:n_words]
+            values = values + weights.prior * self.priors
+        elif self.full_scan is not None:
+            values = None
+            value = self.full_scan.log_total(self.query(prediction)[0])
+        else:
+            values = self._rows() @ self.query(prediction)[0]
+        if values is not None:
+            top = float(values.max())
+            value = top + float(np.log(np.exp(values - top).sum(dtype=np.float64)))
+        if step is not None:
+            step.log_total = (token, value)
+        return value
+
+    def ngram_evidence(self, prediction: Prediction, lo: int, hi: int) -> Evidence | None:
+        """What the bundle's corpus counts say about the words in [lo, hi) here (ngrams.py)."""
+        settings = self.settings.ngrams
+        if self.ngrams is None or not settings.enabled or settings.weight <= 0 or lo >= hi:
+            return None
+        evidence = self.ngrams.evidence(prediction.key, lo, hi, settings.discount)
+        return evidence if len(evidence.ids) else None
+
+    def with_ngrams(
+        self, prediction: Prediction, scores: dict[int, float], evidence: Evidence
+    ) -> dict[int, float]:
+        """Scores as log((1 - lambda) p_network + lambda p_ngram) + log Z: with lambda = 1, the
+        counts' own interpolation with the network as its lowest order (ngrams.py)."""
+        weight = min(self.settings.ngrams.weight, 1.0)
+        network_share = max((1.0 - weight) + weight * evidence.network_share, 1e-12)
+        ids = np.fromiter(scores.keys(), dtype=np.int64, count=len(scores))
+        values = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
+        where = np.minimum(np.searchsorted(evidence.ids, ids), len(evidence.ids) - 1)
+        counted = evidence.ids[where] == ids
+        mixed = values + np.log(network_share)
+        if counted.any():
+            log_z = self.log_total(prediction)
+            probability = network_share * np.exp(values[counted] - log_z)
+            probability += weight * evidence.explicit[where[counted]]
+            mixed[counted] = log_z + np.log(probability)
+        return dict(zip(ids.tolist(), mixed.tolist()))
+
     def rank(
         self,
         prediction: Prediction,
@@ -341,7 +403,13 @@ class Engine:
         known = {word: index.get(word, -1) for word in (*matching, *boosts)}
         in_vocab = sorted(i for i in known.values() if 0 <= i < n_words)
         unknown_id = vocab.unknown_id
-        scores = self.scores(prediction, lo, hi, in_vocab + [unknown_id])
+        evidence = self.ngram_evidence(prediction, lo, hi)
+        counted: list[int] = []
+        if evidence is not None:
+            counted = top_ids(evidence.ids, evidence.explicit, self.settings.ngrams.candidates)
+        scores = self.scores(prediction, lo, hi, in_vocab + counted + [unknown_id])
+        if evidence is not None:
+            scores = self.with_ngrams(prediction, scores, evidence)
         folded, display, bonus = vocab.folded, vocab.display, weights.document
         rows: list[tuple[float, str, str, bool]] = []
         for word_id, score in scores.items():
@@ -414,6 +482,13 @@ class Engine:
         if cursor is None:
             return []
         return self.complete_cursor(document, cursor)
+
+
+def top_ids(ids: np.ndarray, values: np.ndarray, k: int) -> list[int]:
+    """The ids of the k largest values (any order; ties at the k-th broken by position)."""
+    if len(ids) <= k:
+        return ids.tolist()
+    return ids[np.argpartition(-values, k - 1)[:k]].tolist()
 
 
 def load_engine(path: Path | str | None = None, settings: Settings | None = None) -> Engine:

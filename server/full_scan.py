@@ -60,6 +60,30 @@ class FullScan:
             GRAPH_PATH.read_bytes(), session_options, providers=["CPUExecutionProvider"]
         )
         self.fallbacks = 0
+        self._last: tuple[bytes, np.ndarray] | None = None  # (query, approx) of the last run
+
+    def _run(self, query: np.ndarray, k: int) -> list[np.ndarray]:
+        outputs = self.session.run(
+            None,
+            {
+                "q": query[None, : self.dim],
+                "w": query[None, self.dim :],
+                "k": np.asarray([k], dtype=np.int64),
+            },
+        )
+        self._last = (query.tobytes(), outputs[2][0])
+        return outputs
+
+    def log_total(self, query: np.ndarray) -> float:
+        """log sum_w exp(score_w) over all rows, from the approximate scores (each off by at
+        most step * l1_w); reuses the last search's scores when it was for the same query."""
+        query = np.ascontiguousarray(query, dtype=np.float32)
+        if self._last is None or self._last[0] != query.tobytes():
+            self._run(query, 1)
+        assert self._last is not None
+        approx = self._last[1]
+        top = float(approx.max())
+        return top + float(np.log(np.exp(approx - top).sum(dtype=np.float64)))
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids) of the k best rows for query float32 [dim + 2], best first."""
@@ -68,14 +92,7 @@ class FullScan:
             return np.empty(0, np.float32), np.empty(0, np.int64)
         query = np.ascontiguousarray(query, dtype=np.float32)
         shortlist = min(max(self.shortlist, k), self.n)
-        values, ids, approx, step = self.session.run(
-            None,
-            {
-                "q": query[None, : self.dim],
-                "w": query[None, self.dim :],
-                "k": np.asarray([shortlist], dtype=np.int64),
-            },
-        )
+        values, ids, approx, step = self._run(query, shortlist)
         candidates = ids[0]
         exact = self.rows[candidates] @ query
         tau = float(np.partition(exact, -k)[-k])

@@ -43,7 +43,7 @@ def main(argv: list[str]) -> int:
         f"context     resets at paragraphs and every "
         f"{manifest['tokenizer']['max_context_tokens']} tokens"
     )
-    for key in ("targets", "corpus", "training", "evaluation"):
+    for key in ("targets", "corpus", "training", "evaluation", "ngrams"):
         if key in manifest:
             print(f"{key:<11} {json.dumps(manifest[key], ensure_ascii=False)}")
     print("files")

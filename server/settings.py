@@ -22,6 +22,7 @@ from typing import Any
 from nextword.server.context import ContextLimits
 from nextword.server.inline import InlineSettings
 from nextword.server.memory import MemorySettings
+from nextword.server.ngrams import NgramSettings
 from nextword.server.ranking import RankingWeights
 
 DEFAULT_LANGUAGES = (
@@ -50,6 +51,8 @@ class Settings:
     cached_documents: int = 4
     """Documents that keep their caches (states, memory); older ones are rebuilt when used."""
     ranking: RankingWeights = field(default_factory=RankingWeights)
+    ngrams: NgramSettings = field(default_factory=NgramSettings)
+    """The bundle's corpus word counts, layered over the network (ngrams.py)."""
     context: ContextLimits = field(default_factory=ContextLimits)
     # the document's memory (memory.py) and ghost text (inline.py)
     memory: MemorySettings = field(default_factory=MemorySettings)
@@ -75,6 +78,7 @@ _MINIMUM: dict[str, float] = {
     "temperature": 0.001,
     "min_norm": 0,
     "half_weight_pairs": 0,
+    "discount": 0,
     "max_words": 1,
 }
 

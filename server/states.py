@@ -28,6 +28,9 @@ class CachedStep:
     output: np.ndarray
     """The network's output there: the prediction for the next token."""
     version: int
+    log_total: tuple[tuple[float, float], float] | None = None
+    """The log of the output's partition over all words, with the ranking weights it is for
+    ((similarity, prior), value); filled when first needed (`Engine.log_total`)."""
 
     @property
     def nbytes(self) -> int:

@@ -75,6 +75,16 @@ def test_train_then_export_through_the_cli(corpus: Path, tmp_path: Path) -> None
     assert not list(tmp_path.glob(".bundle*")), "no staging directory may be left behind"
     history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
     assert history[-1]["step"] == checkpoint.progress.step
+    # the corpus's word counts join the bundle; the server reads them
+    assert nextword(["ngrams", "--bundle", str(bundle_dir), "--corpus", str(corpus)]) == 0
+    bundle = load_bundle(bundle_dir)
+    assert bundle.ngrams is not None and bundle.manifest["ngrams"]["min_count"] == 2
+    assert bundle.manifest["ngrams"]["train_paragraphs"] == 152
+    walks = bundle.vocab.index["walks"]
+    row = bundle.ngrams.bigram.find(walks)
+    begin, end = bundle.ngrams.bigram.offsets[row : row + 2]
+    assert bundle.vocab.folded[int(bundle.ngrams.bigram.next_ids[begin])] == "past"
+    assert end - begin == 1  # "walks" is always followed by "past"
 
 
 def _onnx_vs_sequence(run: Path, bundle_dir: Path) -> None:

@@ -1,0 +1,209 @@
+"""Corpus word counts (exporter/ngrams.py writes, server/ngrams.py reads) and their ranking."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import TINY_BUNDLE, default_bundle_present
+
+from nextword.exporter.ngrams import count_ngrams, sequences
+from nextword.server.bundle import BundleError, load_bundle, write_manifest
+from nextword.server.document import DocumentState
+from nextword.server.engine import Engine, load_engine
+from nextword.server.ngrams import FILE_NAME, NgramError, NgramTable, _level, load_ngrams
+from nextword.server.settings import Settings
+from nextword.server.vocab import Vocabulary
+
+WORDS = ["and", "gentlemen", "ladies", "the", "women"]
+
+
+@pytest.fixture(scope="module")
+def vocab() -> Vocabulary:
+    words = {word: (word, 10) for word in WORDS}
+    return Vocabulary.build(words, {"<p>": 5, "<cont>": 1, "<unk>": 1, ",": 4})
+
+
+def ids(vocab: Vocabulary, text: str) -> np.ndarray:
+    return np.asarray([vocab.id_of(word) for word in text.split()], dtype=np.int32)
+
+
+def table_of(arrays: dict[str, np.ndarray]) -> NgramTable:
+    return NgramTable(int(arrays["vocab_size"][0]), {o: _level(arrays, o) for o in ORDERS})
+
+
+ORDERS = ("bigram", "trigram")
+
+
+def test_sequences_put_each_chunk_behind_its_marker() -> None:
+    tokens = np.asarray([5, 6, 7, 8, 9])
+    flat = sequences(tokens, np.asarray([0, 3]), np.asarray([3, 2]), np.asarray([1, 2]))
+    assert flat.tolist() == [1, 5, 6, 7, -1, 2, 8, 9, -1]
+
+
+def test_counts_follow_the_networks_sequences(vocab: Vocabulary) -> None:
+    paragraphs = [
+        ids(vocab, "ladies and gentlemen , ladies and women"),
+        ids(vocab, "ladies and gentlemen"),
+        ids(vocab, "the ladies and gentlemen"),
+    ]
+    arrays = count_ngrams(paragraphs, vocab, max_context_tokens=64, min_count=1)
+    table = table_of(arrays)
+    v = vocab.index
+    level = table.bigram
+    row = level.find(v["and"])
+    nexts = level.next_ids[level.offsets[row] : level.offsets[row + 1]].tolist()
+    counts = level.counts[level.offsets[row] : level.offsets[row + 1]].tolist()
+    assert dict(zip(nexts, counts)) == {v["gentlemen"]: 3, v["women"]: 1}
+    assert int(level.total[row]) == 4
+    # "gentlemen ," is not a word continuation: "gentlemen" is no context at all
+    assert table.bigram.find(v["gentlemen"]) == -1
+    # the paragraph marker is a context: <p> ladies (twice), <p> the
+    row = table.trigram.find(v["<p>"] * len(vocab) + v["ladies"])
+    assert int(table.trigram.total[row]) == 2
+    # pruning keeps the totals, drops the rare continuation
+    pruned = table_of(count_ngrams(paragraphs, vocab, 64, min_count=2))
+    row = pruned.bigram.find(v["and"])
+    assert int(pruned.bigram.total[row]) == 4
+    assert pruned.bigram.kept_types[row] == 1
+
+
+def test_no_ngram_spans_a_context_reset(vocab: Vocabulary) -> None:
+    paragraph = ids(vocab, "ladies and gentlemen ladies and gentlemen")
+    table = table_of(count_ngrams([paragraph], vocab, max_context_tokens=2, min_count=1))
+    v = vocab.index
+    # chunks: [<p> ladies and] [<cont> gentlemen ladies] [<cont> and gentlemen]
+    assert table.bigram.find(v["and"]) >= 0
+    row = table.bigram.find(v["and"])
+    assert int(table.bigram.total[row]) == 1  # "and gentlemen" inside the last chunk only
+    assert table.bigram.find(v["<cont>"]) >= 0
+
+
+def test_the_mixture_is_a_distribution(vocab: Vocabulary) -> None:
+    """explicit(w) + share * p_network(w) sums to one over all words, for any context."""
+    paragraphs = [
+        ids(vocab, "ladies and gentlemen , ladies and women the ladies"),
+        ids(vocab, "the women and the ladies and gentlemen and the women"),
+        ids(vocab, "and the and the and women"),
+    ]
+    rng = np.random.default_rng(0)
+    n = vocab.n_words
+    for min_count in (1, 2):
+        table = table_of(count_ngrams(paragraphs, vocab, 64, min_count))
+        for context in [("ladies", "and"), ("and", "the"), ("<p>", "the"), ("women", "women")]:
+            key = tuple(vocab.index[word] for word in context)
+            for discount in (0.0, 0.5, 0.9):
+                network = rng.dirichlet(np.ones(n))
+                evidence = table.evidence(key, 0, n, discount)
+                total = evidence.explicit.sum() + evidence.network_share * network.sum()
+                assert total == pytest.approx(1.0)
+                # a prefix's range sees the same numbers as the whole vocabulary does
+                lo, hi = vocab.prefix_range("g")
+                part = table.evidence(key, lo, hi, discount)
+                inside = (evidence.ids >= lo) & (evidence.ids < hi)
+                assert part.ids.tolist() == evidence.ids[inside].tolist()
+                assert np.allclose(part.explicit, evidence.explicit[inside])
+                assert part.network_share == evidence.network_share
+
+
+def test_counts_decide_an_unambiguous_phrase(vocab: Vocabulary) -> None:
+    paragraphs = [ids(vocab, "ladies and gentlemen")] * 5 + [ids(vocab, "and women")] * 20
+    table = table_of(count_ngrams(paragraphs, vocab, 64, min_count=2))
+    key = (vocab.index["ladies"], vocab.index["and"])
+    evidence = table.evidence(key, 0, vocab.n_words, 0.75)
+    best = dict(zip(evidence.ids.tolist(), evidence.explicit.tolist()))
+    assert max(best, key=best.get) == vocab.index["gentlemen"]
+    # after "and" alone, "women" wins
+    evidence = table.evidence(key[1:], 0, vocab.n_words, 0.75)
+    best = dict(zip(evidence.ids.tolist(), evidence.explicit.tolist()))
+    assert max(best, key=best.get) == vocab.index["women"]
+
+
+def bundle_with_counts(tmp_path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    target = tmp_path / "bundle"
+    shutil.copytree(TINY_BUNDLE, target)
+    np.savez_compressed(target / FILE_NAME, **arrays)
+    manifest = load_bundle(target).manifest
+    write_manifest(target, {k: v for k, v in manifest.items() if k != "files"})
+    return target
+
+
+def test_a_bundle_with_bad_counts_is_refused_by_name(tmp_path: Path) -> None:
+    tiny = load_bundle(TINY_BUNDLE)
+    paragraphs = [np.arange(min(6, tiny.vocab.n_words), dtype=np.int32)] * 3
+    arrays = count_ngrams(paragraphs, tiny.vocab, 64, min_count=1)
+    assert load_bundle(bundle_with_counts(tmp_path / "good", arrays)).ngrams is not None
+    other = dict(arrays, vocab_size=np.asarray([len(tiny.vocab) + 1]))
+    with pytest.raises(BundleError, match="ngrams.npz was counted for another vocabulary"):
+        load_bundle(bundle_with_counts(tmp_path / "size", other))
+    unsorted = dict(arrays, bigram_context=arrays["bigram_context"][::-1].copy())
+    with pytest.raises(BundleError, match="contexts are not sorted"):
+        load_bundle(bundle_with_counts(tmp_path / "order", unsorted))
+    missing = {k: v for k, v in arrays.items() if k != "trigram_total"}
+    with pytest.raises(BundleError, match="no trigram_total"):
+        load_bundle(bundle_with_counts(tmp_path / "missing", missing))
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(NgramError, match="not a readable archive"):
+        load_ngrams(tmp_path / "junk.npz", len(tiny.vocab), tiny.vocab.n_words)
+
+
+# -- the default bundle ---------------------------------------------------------------------------
+
+needs_default = pytest.mark.skipif(
+    not default_bundle_present() or not (load_bundle().ngrams if default_bundle_present() else 0),
+    reason="no default bundle with counts",
+)
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return load_engine()
+
+
+@needs_default
+def test_log_total_is_the_partition_of_the_exact_scores(engine: Engine) -> None:
+    document = DocumentState.open("mem://z", "")
+    for words in (["the"], ["ladies", "and"], ["it", "is", "a", "truth"]):
+        prediction = engine.prediction(document, engine.context_key(words))
+        scores = engine._rows() @ engine.query(prediction)[0]
+        exact = float(np.log(np.exp(scores.astype(np.float64) - scores.max()).sum()))
+        assert engine.log_total(prediction) == pytest.approx(exact + scores.max(), abs=1e-2)
+        assert prediction.step is not None and prediction.step.log_total is not None
+
+
+@needs_default
+def test_ranking_equals_the_mixture_over_every_matching_word(engine: Engine) -> None:
+    """The engine's best words are the best of (1 - l) p_network + l p_ngram over the whole
+    prefix range, although it only scores the network's and the counts' shortlists."""
+    document = DocumentState.open("mem://m", "")
+    vocab = engine.vocab
+    settings = engine.settings.ngrams
+    for words, prefix in [
+        (["ladies", "and"], ""), (["ladies", "and"], "g"), (["of", "the"], ""),
+        (["the", "president", "of", "the"], "u"), (["it", "is", "a"], "t"),
+    ]:  # fmt: skip
+        prediction = engine.prediction(document, engine.context_key(words))
+        lo, hi = vocab.prefix_range(prefix)
+        network = engine._rows()[lo:hi] @ engine.query(prediction)[0]
+        p_network = np.exp(network.astype(np.float64) - engine.log_total(prediction))
+        evidence = engine.ngrams.evidence(prediction.key, lo, hi, settings.discount)
+        explicit = np.zeros(hi - lo)
+        explicit[evidence.ids - lo] = evidence.explicit
+        weight = settings.weight
+        mixed = ((1 - weight) + weight * evidence.network_share) * p_network + weight * explicit
+        expected = [vocab.folded[lo + i] for i in np.argsort(-mixed, kind="stable")[:6]]
+        ranked = engine.rank(prediction, prefix, {}, limit=6)
+        assert [candidate.folded for candidate in ranked] == expected, (words, prefix)
+
+
+@needs_default
+def test_counts_off_gives_the_network_alone(engine: Engine) -> None:
+    document = DocumentState.open("mem://off", "Ladies and ")
+    settings = Settings()
+    settings.ngrams.enabled = False
+    alone = load_engine(None, settings)
+    words = [c.text for c in alone.complete(document, 0, 11)]
+    assert "gentlemen" not in words
+    assert [c.text for c in engine.complete(document, 0, 11)][0] == "gentlemen"
