@@ -3,8 +3,8 @@ score, through the same engine path as the language server.
 
 A partly typed word at the end is completed ("gover" -> only words starting with gover). A
 trailing space asks for the next word. When TEXT ends with a whole vocabulary word ("The
-President of the United"), the next words after it are listed too, marked "next" (what the
-editor offers once the space is typed).
+President of the United", "Ladies and"), the next words after it come first, marked "next"
+(what the editor offers once the space is typed), then the longer words it begins ("Andrew").
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def completions_for(text: str, top: int, bundle: str | None) -> list[tuple[Compl
     found = [(completion, "word") for completion in complete_end(engine, text)]
     _, last_word = word_prefix_at(text, len(text))
     if last_word and 0 <= engine.vocab.index.get(fold(last_word), -1) < engine.vocab.n_words:
-        found += [(completion, "next") for completion in complete_end(engine, text + " ")]
+        found = [(completion, "next") for completion in complete_end(engine, text + " ")] + found
     return found
 
 

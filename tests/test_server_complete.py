@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import TINY_BUNDLE
+import pytest
+from conftest import TINY_BUNDLE, default_bundle_present
 
 from nextword.server.complete import main
 
@@ -26,6 +27,27 @@ def test_a_whole_word_at_the_end_also_lists_next_words(capsys) -> None:
     rows = run(capsys, "--top", "3", "The President of the United")
     assert rows and all(row[2] == "next" for row in rows) and len(rows) == 3
     assert run(capsys, "--top", "3", "The President of the United ") == [r[:2] for r in rows]
+
+
+@pytest.mark.skipif(not default_bundle_present(), reason="no default bundle")
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [("The President of the United", "States"), ("Ladies and", "gentlemen")],
+)
+def test_the_default_model_as_a_new_user_tries_it(text: str, first: str) -> None:
+    """The issue's own examples, through the console command a user types."""
+    result = subprocess.run(
+        [sys.executable, "-m", "nextword.server.cli", "complete", text],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].split("\t")[0] == first
+    gover = subprocess.run(
+        [sys.executable, "-m", "nextword.server.cli", "complete", "--top", "50", f"{text} gover"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    words = [line.split("\t")[0] for line in gover.stdout.splitlines()]
+    assert words and all(word.lower().startswith("gover") for word in words)
 
 
 def test_missing_bundle_is_reported_not_raised(tmp_path) -> None:
