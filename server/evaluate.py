@@ -284,6 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="turn the document cache off (the bonus for words written nearby, and the memory)",
     )
+    parser.add_argument(
+        "--no-ngrams",
+        action="store_true",
+        help="leave out the bundle's corpus word counts (the network alone)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object, no table")
     parser.add_argument("--name", help="system name in the report (default: nextword)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -300,10 +305,12 @@ def main(argv: list[str]) -> int:
     from nextword.server.evaluate_sessions import engine_session_factory, lsp_session_factory
 
     mode = "lsp" if args.lsp else "engine"
-    name = args.name or f"nextword ({mode}{', no cache' if args.no_cache else ''})"
+    off = [label for label, flag in (("no cache", args.no_cache), ("no ngrams", args.no_ngrams))
+           if flag]  # fmt: skip
+    name = args.name or f"nextword ({', '.join([mode, *off])})"
     try:
         factory = (lsp_session_factory if args.lsp else engine_session_factory)(
-            args.bundle, cache=not args.no_cache, max_items=max(args.suggestions)
+            args.bundle, not args.no_cache, max(args.suggestions), not args.no_ngrams
         )
     except BundleError as error:
         print(f"nextword eval: {error}", file=sys.stderr)

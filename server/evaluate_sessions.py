@@ -212,19 +212,23 @@ class EngineSession:
         self.engine.forget(self.document)
 
 
-def eval_settings(cache: bool, max_items: int = 6) -> Settings:
-    """The default settings with the document cache (the bonus for words near the cursor) on or
-    off, offering at least `max_items`."""
+def eval_settings(cache: bool, max_items: int = 6, ngrams: bool = True) -> Settings:
+    """The default settings with the document cache (the bonus for words near the cursor) and
+    the bundle's corpus counts on or off, offering at least `max_items`."""
     settings = Settings(max_items=max(max_items, Settings().max_items))
     if not cache:
         settings.ranking = replace(settings.ranking, document=0.0)
         settings.memory = replace(settings.memory, enabled=False)
+    if not ngrams:
+        settings.ngrams = replace(settings.ngrams, enabled=False)
     return settings
 
 
-def engine_session_factory(bundle: str | None, cache: bool = True, max_items: int = 6):
+def engine_session_factory(
+    bundle: str | None, cache: bool = True, max_items: int = 6, ngrams: bool = True
+):
     """Sessions on one engine (loaded now), a new document for each."""
-    engine = load_engine(bundle or None, eval_settings(cache, max_items))
+    engine = load_engine(bundle or None, eval_settings(cache, max_items, ngrams))
     counter = iter(range(1, 1 << 30))
 
     def open_session() -> EngineSession:
@@ -239,10 +243,12 @@ def serve_command(bundle: str | None) -> list[str]:
     return command + (["--bundle", str(bundle)] if bundle else [])
 
 
-def lsp_session_factory(bundle: str | None, cache: bool = True, max_items: int = 6):
+def lsp_session_factory(
+    bundle: str | None, cache: bool = True, max_items: int = 6, ngrams: bool = True
+):
     """Sessions on one server process (started now), a new document for each."""
     client = LspClient(serve_command(bundle))
-    client.initialize(server_options(cache, max_items))
+    client.initialize(server_options(cache, max_items, ngrams))
     counter = iter(range(1, 1 << 30))
 
     def open_session() -> LspSession:
@@ -252,10 +258,12 @@ def lsp_session_factory(bundle: str | None, cache: bool = True, max_items: int =
     return open_session
 
 
-def server_options(cache: bool, max_items: int = 6) -> dict[str, Any]:
+def server_options(cache: bool, max_items: int = 6, ngrams: bool = True) -> dict[str, Any]:
     """initializationOptions matching `eval_settings`."""
     options: dict[str, Any] = {"maxItems": max(max_items, Settings().max_items)}
     if not cache:
         options["ranking"] = {"document": 0.0}
         options["memory"] = {"enabled": False}
+    if not ngrams:
+        options["ngrams"] = {"enabled": False}
     return {"nextword": options}

@@ -162,9 +162,7 @@ def _level(arrays: dict[str, np.ndarray], order: str) -> _Level:
     kept_types = np.diff(offsets.astype(np.int64)).astype(np.uint32)
     if np.any(kept_sum > total) or np.any(total == 0):
         raise NgramError(f"{FILE_NAME}: the {order} totals are smaller than their counts")
-    return _Level(
-        context, total, offsets, next_ids, counts, kept_sum.astype(np.uint32), kept_types
-    )
+    return _Level(context, total, offsets, next_ids, counts, kept_sum.astype(np.uint32), kept_types)
 
 
 def load_ngrams(path: Path, vocab_size: int, n_words: int) -> NgramTable:
