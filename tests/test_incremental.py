@@ -7,13 +7,21 @@ opened the final text: same items, same order, same scores.
 
 from __future__ import annotations
 
+import dataclasses
+import tempfile
+from pathlib import Path
+
 from conftest import TINY_BUNDLE, TINY_SOFTMAX_BUNDLE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nextword.exporter.data import provisional_to_vocab, tokenize_corpus
+from nextword.exporter.ngrams import count_ngrams
+from nextword.server.bundle import load_bundle
 from nextword.server.context import ContextLimits, span_tokens, tokenize_line
 from nextword.server.document import DocumentState, DocumentText, split_lines
 from nextword.server.engine import Engine, load_engine
+from nextword.server.ngrams import ORDERS, NgramSettings, NgramTable, _level
 from nextword.server.settings import Settings
 
 FRAGMENTS = [
@@ -135,3 +143,56 @@ def test_incremental_equals_fresh_for_softmax_bundles(initial: str, edit_list) -
         assert softmax_engine.complete(document, line, column) == fresh_engine.complete(
             fresh, line, column
         )
+
+
+COUNTED_TEXT = """The President of the United States spoke to the government and the people.
+Ladies and gentlemen, the people of London govern themselves. The people of the state.
+Ladies and gentlemen, the government of the people, by the people, for the people.
+I think I know the governor of the state. The President of the United States.
+"""
+
+
+def with_counts(path: Path) -> Engine:
+    """An engine on a tiny bundle given corpus counts of COUNTED_TEXT (every count kept)."""
+    bundle = load_bundle(path)
+    with tempfile.TemporaryDirectory() as folder:
+        corpus = Path(folder) / "corpus.txt"
+        corpus.write_text(COUNTED_TEXT, encoding="utf-8")
+        tokenized = tokenize_corpus([corpus], dev_every=0, paragraphs="lines")
+    lookup = provisional_to_vocab(tokenized, bundle.vocab)
+    paragraphs = [lookup[paragraph] for paragraph in tokenized.train]
+    arrays = count_ngrams(paragraphs, bundle.vocab, bundle.max_context_tokens, min_count=1)
+    table = NgramTable(len(bundle.vocab), {order: _level(arrays, order) for order in ORDERS})
+    return Engine(dataclasses.replace(bundle, ngrams=table), TEST_SETTINGS)
+
+
+counted_engines = [with_counts(TINY_BUNDLE), with_counts(TINY_SOFTMAX_BUNDLE)]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(initial=texts, edit_list=edits, which=st.sampled_from([0, 0, 1]))
+def test_incremental_equals_fresh_with_corpus_counts(initial: str, edit_list, which: int) -> None:
+    engine = counted_engines[which]
+    document, text = run_edits(engine, initial, edit_list)
+    fresh_engine = Engine(engine.bundle, TEST_SETTINGS)
+    fresh = DocumentState.open("mem://fresh", text)
+    for line, column in all_positions(text)[:60]:
+        assert engine.complete(document, line, column) == fresh_engine.complete(
+            fresh, line, column
+        ), (text, line, column)
+
+
+def test_the_counts_reach_the_tiny_engines() -> None:
+    """The property above exercises the counts: they change what is offered here."""
+    text = "Ladies and "
+    for engine in counted_engines:
+        outcomes = {}
+        for name, ngrams in [
+            ("off", NgramSettings(enabled=False)), ("default", NgramSettings()),
+            ("counts decide", NgramSettings(weight=1.0)),
+        ]:  # fmt: skip
+            variant = Engine(engine.bundle, dataclasses.replace(TEST_SETTINGS, ngrams=ngrams))
+            found = variant.complete(DocumentState.open("mem://c", text), 0, len(text))
+            outcomes[name] = [completion.text for completion in found]
+        assert outcomes["counts decide"][0] == "gentlemen"
+        assert outcomes["default"] != outcomes["off"]
