@@ -337,18 +337,13 @@ class Engine:
         step = prediction.step
         if step is not None and step.log_total is not None and step.log_total[0] == token:
             return step.log_total[1]
-        n_words = self.vocab.n_words
         if self.index is None:
-            values = weights.similarity * prediction.scores[:n_words]
-            values = values + weights.prior * self.priors
+            scores = weights.similarity * prediction.scores[: self.vocab.n_words]
+            value = log_sum_exp(scores + weights.prior * self.priors)
         elif self.full_scan is not None:
-            values = None
             value = self.full_scan.log_total(self.query(prediction)[0])
         else:
-            values = self._rows() @ self.query(prediction)[0]
-        if values is not None:
-            top = float(values.max())
-            value = top + float(np.log(np.exp(values - top).sum(dtype=np.float64)))
+            value = log_sum_exp(self._rows() @ self.query(prediction)[0])
         if step is not None:
             step.log_total = (token, value)
         return value
@@ -484,8 +479,14 @@ class Engine:
         return self.complete_cursor(document, cursor)
 
 
+def log_sum_exp(values: np.ndarray) -> float:
+    top = float(values.max())
+    return top + float(np.log(np.exp(values - top).sum(dtype=np.float64)))
+
+
 def top_ids(ids: np.ndarray, values: np.ndarray, k: int) -> list[int]:
-    """The ids of the k largest values (any order; ties at the k-th broken by position)."""
+    """The ids of the k largest values, in no particular order (among values tied at the k-th,
+    argpartition's choice: the same for the same input)."""
     if len(ids) <= k:
         return ids.tolist()
     return ids[np.argpartition(-values, k - 1)[:k]].tolist()

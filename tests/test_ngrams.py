@@ -207,3 +207,32 @@ def test_counts_off_gives_the_network_alone(engine: Engine) -> None:
     words = [c.text for c in alone.complete(document, 0, 11)]
     assert "gentlemen" not in words
     assert [c.text for c in engine.complete(document, 0, 11)][0] == "gentlemen"
+
+
+def test_a_trigram_without_its_bigram_is_refused(tmp_path: Path, vocab: Vocabulary) -> None:
+    """`evidence` adds a trigram's count onto its bigram's in place, so load checks they pair."""
+    size, v = len(vocab), vocab.index
+    arrays = {
+        "vocab_size": np.asarray([size]),
+        "bigram_context": np.asarray([v["and"]], np.uint32),
+        "bigram_total": np.asarray([2], np.uint32),
+        "bigram_offsets": np.asarray([0, 1], np.uint32),
+        "bigram_next": np.asarray([v["women"]], np.uint16),
+        "bigram_count": np.asarray([2], np.uint16),
+        "trigram_context": np.asarray([v["ladies"] * size + v["and"]], np.uint32),
+        "trigram_total": np.asarray([2], np.uint32),
+        "trigram_offsets": np.asarray([0, 1], np.uint32),
+        "trigram_next": np.asarray([v["gentlemen"]], np.uint16),
+        "trigram_count": np.asarray([2], np.uint16),
+    }
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(NgramError, match="not a kept bigram"):
+        load_ngrams(tmp_path / "bad.npz", size, vocab.n_words)
+    arrays["trigram_next"] = np.asarray([v["women"]], np.uint16)
+    np.savez(tmp_path / "good.npz", **arrays)
+    table = load_ngrams(tmp_path / "good.npz", size, vocab.n_words)
+    evidence = table.evidence((v["ladies"], v["and"]), 0, vocab.n_words, 0.5)
+    assert evidence.ids.tolist() == [v["women"]]
+    # trigram (2 - 0.5) / 2 + backoff 0.25 * bigram (2 - 0.5) / 2
+    assert evidence.explicit[0] == pytest.approx(0.75 + 0.25 * 0.75)
+    assert evidence.network_share == pytest.approx(0.25 * 0.25)
