@@ -83,6 +83,12 @@ _MINIMUM: dict[str, float] = {
 }
 
 
+_MAXIMUM: dict[str, float] = {
+    "weight": 1,  # mixing weights (memory, corpus counts)
+    "discount": 0.999,  # ngrams: a whole count subtracted would leave nothing
+}
+
+
 def snake_case(key: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).lower()
 
@@ -148,12 +154,16 @@ def _merge(instance: Any, raw: dict[str, Any], path: str, problems: list[str], s
                 problems.append(f"setting nextword.{setting} must be an object; using defaults")
             continue
         ok, converted = _check_value(value, annotation)
-        minimum = _MINIMUM.get(name)
+        minimum, maximum = _MINIMUM.get(name), _MAXIMUM.get(name)
         if ok and minimum is not None and converted < minimum:
+            ok = False
+        if ok and maximum is not None and converted > maximum:
             ok = False
         if not ok:
             expected = _describe(annotation)
-            if minimum is not None:
+            if minimum is not None and maximum is not None:
+                expected += f" from {minimum:g} to {maximum:g}"
+            elif minimum is not None:
                 expected += f" of at least {minimum:g}"
             problems.append(
                 f"setting nextword.{setting} = {value!r} is invalid (expected {expected}); "

@@ -236,3 +236,17 @@ def test_a_trigram_without_its_bigram_is_refused(tmp_path: Path, vocab: Vocabula
     # trigram (2 - 0.5) / 2 + backoff 0.25 * bigram (2 - 0.5) / 2
     assert evidence.explicit[0] == pytest.approx(0.75 + 0.25 * 0.75)
     assert evidence.network_share == pytest.approx(0.25 * 0.25)
+
+
+def test_count_settings_are_checked() -> None:
+    from nextword.server.settings import parse_settings
+
+    settings, problems = parse_settings(
+        {"nextword": {"ngrams": {"weight": 1.5, "discount": 1.0, "enabled": False}}}
+    )
+    assert settings.ngrams.enabled is False
+    assert settings.ngrams.weight == 0.4 and settings.ngrams.discount == 0.75
+    assert len(problems) == 2
+    assert "ngrams.weight = 1.5 is invalid (expected a number from 0 to 1)" in problems[0]
+    settings, problems = parse_settings({"ngrams": {"weight": 1, "discount": 0}})
+    assert (settings.ngrams.weight, settings.ngrams.discount, problems) == (1.0, 0.0, [])
