@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from nextword.exporter.data import make_chunks, provisional_to_vocab, tokenize_corpus
-from nextword.server.bundle import BundleError, load_bundle, read_manifest, write_manifest
+from nextword.server.bundle import BundleError, load_bundle, write_manifest
 from nextword.server.ngrams import FILE_NAME, NgramError, load_ngrams
 from nextword.server.vocab import Vocabulary
 
@@ -99,7 +99,7 @@ def add_ngrams(bundle_dir: Path, corpus: list[str], min_count: int, dev_every: i
                paragraphs: str | None, command: str = "") -> dict:  # fmt: skip
     """Count, write `ngrams.npz` into the bundle, rewrite its manifest; return the section."""
     bundle = load_bundle(bundle_dir)
-    manifest = read_manifest(bundle.path)
+    manifest = dict(bundle.manifest)
     recorded = manifest.get("corpus", {})
     dev_every = dev_every if dev_every is not None else (dev_every_of(manifest) or 20)
     mode = paragraphs or recorded.get("paragraph_mode", "auto")
@@ -134,7 +134,6 @@ def add_ngrams(bundle_dir: Path, corpus: list[str], min_count: int, dev_every: i
         "command": command,
     }
     manifest["ngrams"] = section
-    manifest.pop("files", None)
     write_manifest(bundle.path, manifest)
     load_bundle(bundle.path)  # the server's reader must accept the result
     return section

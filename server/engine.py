@@ -236,9 +236,7 @@ class Engine:
         if self.index is not None:
             return np.ascontiguousarray(output, dtype=np.float32)
         logits = output[0].astype(np.float64)
-        top = logits.max()
-        log_total = top + np.log(np.exp(logits - top).sum())
-        return (logits - log_total).astype(np.float32)
+        return (logits - log_sum_exp(logits)).astype(np.float32)
 
     def prediction(self, document: DocumentState, key: Key) -> Prediction:
         """The output after `key`, resuming from the longest cached prefix of it."""
@@ -341,7 +339,7 @@ class Engine:
             scores = weights.similarity * prediction.scores[: self.vocab.n_words]
             value = log_sum_exp(scores + weights.prior * self.priors)
         elif self.full_scan is not None:
-            value = self.full_scan.log_total(self.query(prediction)[0])
+            value = log_sum_exp(self.full_scan.approximate(self.query(prediction)[0]))
         else:
             value = log_sum_exp(self._rows() @ self.query(prediction)[0])
         if step is not None:

@@ -74,16 +74,14 @@ class FullScan:
         self._last = (query.tobytes(), outputs[2][0])
         return outputs
 
-    def log_total(self, query: np.ndarray) -> float:
-        """log sum_w exp(score_w) over all rows, from the approximate scores (each off by at
-        most step * l1_w); reuses the last search's scores when it was for the same query."""
+    def approximate(self, query: np.ndarray) -> np.ndarray:
+        """Every row's approximate score, float32 [n] (each off by at most step * l1_w); the
+        last search's, without a second run, when it was for the same query."""
         query = np.ascontiguousarray(query, dtype=np.float32)
         if self._last is None or self._last[0] != query.tobytes():
             self._run(query, 1)
         assert self._last is not None
-        approx = self._last[1]
-        top = float(approx.max())
-        return top + float(np.log(np.exp(approx - top).sum(dtype=np.float64)))
+        return self._last[1]
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids) of the k best rows for query float32 [dim + 2], best first."""

@@ -172,6 +172,11 @@ def load_ngrams(path: Path, vocab_size: int, n_words: int) -> NgramTable:
             arrays = {name: stored[name] for name in stored.files}
     except (OSError, ValueError, EOFError) as error:
         raise NgramError(f"{FILE_NAME} is not a readable archive ({error})") from None
+    return table_from_arrays(arrays, vocab_size, n_words)
+
+
+def table_from_arrays(arrays: dict[str, np.ndarray], vocab_size: int, n_words: int) -> NgramTable:
+    """The table from the file's arrays (see the module docstring), every one checked."""
     stored_size = arrays.get("vocab_size")
     if stored_size is None or stored_size.shape != (1,) or int(stored_size[0]) != vocab_size:
         raise NgramError(f"{FILE_NAME} was counted for another vocabulary")

@@ -73,29 +73,27 @@ def test_a_short_shortlist_falls_back_and_stays_exact(engine: Engine) -> None:
     assert scan.fallbacks > 0
 
 
-def test_completions_after_a_space_equal_those_of_the_faiss_scan(engine: Engine) -> None:
-    text = "The committee met on Tuesday and the members agreed that the plan was "
-    document = DocumentState.open("mem://a", text)
-    with_scan = engine.complete(document, 0, len(text))
+def scan_and_faiss_completions(engine: Engine, text: str) -> tuple[list, list]:
+    """Completions at the end of `text` with the int8 scan, then with faiss scanning instead."""
+    with_scan = engine.complete(DocumentState.open("mem://scan", text), 0, len(text))
     scan, engine.full_scan = engine.full_scan, None
     try:
-        engine.forget(document)
-        without = engine.complete(DocumentState.open("mem://b", text), 0, len(text))
+        without = engine.complete(DocumentState.open("mem://faiss", text), 0, len(text))
     finally:
         engine.full_scan = scan
+    return with_scan, without
+
+
+def test_completions_after_a_space_equal_those_of_the_faiss_scan(engine: Engine) -> None:
+    text = "The committee met on Tuesday and the members agreed that the plan was "
+    with_scan, without = scan_and_faiss_completions(engine, text)
     assert [c.text for c in with_scan] == [c.text for c in without]
     # The corpus counts' mixing divides by the partition, which the scan estimates from its int8
     # scores (off by ~0.002 here) and the float path computes exactly; the search itself is exact.
     assert np.allclose([c.score for c in with_scan], [c.score for c in without], atol=1e-2)
     engine.settings.ngrams.enabled = False
     try:
-        engine.forget(document)
-        with_scan = engine.complete(DocumentState.open("mem://c", text), 0, len(text))
-        scan, engine.full_scan = engine.full_scan, None
-        try:
-            without = engine.complete(DocumentState.open("mem://d", text), 0, len(text))
-        finally:
-            engine.full_scan = scan
+        with_scan, without = scan_and_faiss_completions(engine, text)
     finally:
         engine.settings.ngrams.enabled = True
     assert [c.text for c in with_scan] == [c.text for c in without]

@@ -21,7 +21,7 @@ from nextword.server.bundle import load_bundle
 from nextword.server.context import ContextLimits, span_tokens, tokenize_line
 from nextword.server.document import DocumentState, DocumentText, split_lines
 from nextword.server.engine import Engine, load_engine
-from nextword.server.ngrams import ORDERS, NgramSettings, NgramTable, _level
+from nextword.server.ngrams import NgramSettings, table_from_arrays
 from nextword.server.settings import Settings
 
 FRAGMENTS = [
@@ -81,6 +81,18 @@ def run_edits(engine: Engine, initial: str, edit_list) -> tuple[DocumentState, s
     return document, text
 
 
+def assert_equals_fresh(
+    engine: Engine, document: DocumentState, text: str, positions: list[tuple[int, int]]
+) -> None:
+    """Completions at `positions` equal those of a fresh engine that opened `text`."""
+    fresh_engine = Engine(engine.bundle, TEST_SETTINGS)
+    fresh = DocumentState.open("mem://fresh", text)
+    for line, column in positions:
+        assert engine.complete(document, line, column) == fresh_engine.complete(
+            fresh, line, column
+        ), (text, line, column)
+
+
 shared_engine = load_engine(TINY_BUNDLE, TEST_SETTINGS)
 
 
@@ -103,12 +115,7 @@ def test_incremental_equals_fresh(initial: str, edit_list) -> None:
     fresh_text = DocumentText.from_text(text)
     assert document.text.lines == fresh_text.lines
     assert document.text.fence_lines == fresh_text.fence_lines
-    fresh_engine = Engine(shared_engine.bundle, TEST_SETTINGS)
-    fresh = DocumentState.open("mem://fresh", text)
-    for line, column in all_positions(text)[:80]:
-        assert shared_engine.complete(document, line, column) == fresh_engine.complete(
-            fresh, line, column
-        ), (text, line, column)
+    assert_equals_fresh(shared_engine, document, text, all_positions(text)[:80])
 
 
 @settings(max_examples=100, deadline=None)
@@ -122,12 +129,7 @@ def test_typing_a_character_at_a_time_equals_fresh(initial: str, edit_list) -> N
         document.edit(position, position, char)
         shared_engine.complete(document, *position_of(text[: offset + 1], offset + 1))
     assert document.source == text
-    fresh_engine = Engine(shared_engine.bundle, TEST_SETTINGS)
-    fresh = DocumentState.open("mem://fresh", text)
-    for line, column in all_positions(text)[-40:]:
-        assert shared_engine.complete(document, line, column) == fresh_engine.complete(
-            fresh, line, column
-        )
+    assert_equals_fresh(shared_engine, document, text, all_positions(text)[-40:])
 
 
 softmax_engine = load_engine(TINY_SOFTMAX_BUNDLE, TEST_SETTINGS)
@@ -137,12 +139,7 @@ softmax_engine = load_engine(TINY_SOFTMAX_BUNDLE, TEST_SETTINGS)
 @given(initial=texts, edit_list=edits)
 def test_incremental_equals_fresh_for_softmax_bundles(initial: str, edit_list) -> None:
     document, text = run_edits(softmax_engine, initial, edit_list)
-    fresh_engine = Engine(softmax_engine.bundle, TEST_SETTINGS)
-    fresh = DocumentState.open("mem://fresh", text)
-    for line, column in all_positions(text)[:40]:
-        assert softmax_engine.complete(document, line, column) == fresh_engine.complete(
-            fresh, line, column
-        )
+    assert_equals_fresh(softmax_engine, document, text, all_positions(text)[:40])
 
 
 COUNTED_TEXT = """The President of the United States spoke to the government and the people.
@@ -162,7 +159,7 @@ def with_counts(path: Path) -> Engine:
     lookup = provisional_to_vocab(tokenized, bundle.vocab)
     paragraphs = [lookup[paragraph] for paragraph in tokenized.train]
     arrays = count_ngrams(paragraphs, bundle.vocab, bundle.max_context_tokens, min_count=1)
-    table = NgramTable(len(bundle.vocab), {order: _level(arrays, order) for order in ORDERS})
+    table = table_from_arrays(arrays, len(bundle.vocab), bundle.vocab.n_words)
     return Engine(dataclasses.replace(bundle, ngrams=table), TEST_SETTINGS)
 
 
@@ -174,12 +171,7 @@ counted_engines = [with_counts(TINY_BUNDLE), with_counts(TINY_SOFTMAX_BUNDLE)]
 def test_incremental_equals_fresh_with_corpus_counts(initial: str, edit_list, which: int) -> None:
     engine = counted_engines[which]
     document, text = run_edits(engine, initial, edit_list)
-    fresh_engine = Engine(engine.bundle, TEST_SETTINGS)
-    fresh = DocumentState.open("mem://fresh", text)
-    for line, column in all_positions(text)[:60]:
-        assert engine.complete(document, line, column) == fresh_engine.complete(
-            fresh, line, column
-        ), (text, line, column)
+    assert_equals_fresh(engine, document, text, all_positions(text)[:60])
 
 
 def test_the_counts_reach_the_tiny_engines() -> None:

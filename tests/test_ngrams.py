@@ -13,7 +13,7 @@ from nextword.exporter.ngrams import count_ngrams, sequences
 from nextword.server.bundle import BundleError, load_bundle, write_manifest
 from nextword.server.document import DocumentState
 from nextword.server.engine import Engine, load_engine
-from nextword.server.ngrams import FILE_NAME, NgramError, NgramTable, _level, load_ngrams
+from nextword.server.ngrams import FILE_NAME, NgramError, NgramTable, load_ngrams, table_from_arrays
 from nextword.server.settings import Settings
 from nextword.server.vocab import Vocabulary
 
@@ -31,10 +31,9 @@ def ids(vocab: Vocabulary, text: str) -> np.ndarray:
 
 
 def table_of(arrays: dict[str, np.ndarray]) -> NgramTable:
-    return NgramTable(int(arrays["vocab_size"][0]), {o: _level(arrays, o) for o in ORDERS})
-
-
-ORDERS = ("bigram", "trigram")
+    """The table the server reads (every array checked), for the test vocabulary's arrays."""
+    size = int(arrays["vocab_size"][0])
+    return table_from_arrays(arrays, size, len(WORDS))
 
 
 def test_sequences_put_each_chunk_behind_its_marker() -> None:
@@ -125,8 +124,7 @@ def bundle_with_counts(tmp_path: Path, arrays: dict[str, np.ndarray]) -> Path:
     target = tmp_path / "bundle"
     shutil.copytree(TINY_BUNDLE, target)
     np.savez_compressed(target / FILE_NAME, **arrays)
-    manifest = load_bundle(target).manifest
-    write_manifest(target, {k: v for k, v in manifest.items() if k != "files"})
+    write_manifest(target, load_bundle(target).manifest)
     return target
 
 
