@@ -1,11 +1,15 @@
 """Completion latency of `nextword serve`, measured by a real client over stdio.
 
     python benchmarks/latency.py [--chars 3000] [--bundle DIR] [--text FILE] [--sizes 10000,100000]
+                                 [--pace-ms 50] [--paced-chars 1500]
 
 1. Typing: held-out text is typed into an empty document one character at a time (a didChange
    per character, then a completion request, as an editor does with isIncomplete results).
    Reports the completion round trip p50/p95/p99/max, and the protocol floor: a `nextword/ping`
-   request the server answers without work, sent after every keystroke in the same run.
+   request the server answers without work, sent after every keystroke in the same run. The
+   first runs type each key as soon as the last was answered; the paced runs wait `--pace-ms`
+   before each key, as a (fast) typist does: the server prepares the next word in the pauses
+   (prepareNextWord, on and off) and its caches go cold between keys.
 2. Far edits: documents of N words (paragraphs of the corpus). With the cursor at the end, an
    edit in paragraph 3 must cost no recurrent steps at the cursor (read from `nextword/stats`),
    an edit in the cursor's own paragraph at most max_context_tokens; and the didChange itself
@@ -230,10 +234,20 @@ async def main_async(args: argparse.Namespace) -> None:
             break
         text += paragraph[: args.chars - len(text)] + "\n\n"
     text = text[: args.chars]
-    runs = {"cache on": None, "cache off": {"nextword": {"cache": False}}}
+    paced = f"{args.pace_ms:g} ms apart"
+    runs = {
+        "cache on": (None, 0.0, text),
+        "cache off": ({"nextword": {"cache": False}}, 0.0, text),
+        paced: (None, args.pace_ms / 1e3, text[: args.paced_chars]),
+        f"{paced}, prepareNextWord off": (
+            {"nextword": {"prepareNextWord": False}}, args.pace_ms / 1e3, text[: args.paced_chars]
+        ),
+    }  # fmt: skip
+    if not args.pace_ms or not args.paced_chars:
+        runs = {name: run for name, run in runs.items() if not run[1]}
     rows = []
-    for name, options in runs.items():
-        result = await typing_run(args.bundle, text, options)
+    for name, (options, pace, typed) in runs.items():
+        result = await typing_run(args.bundle, typed, options, pace)
         rows.append(
             [name, str(result["keystrokes"])]
             + [
@@ -294,6 +308,12 @@ def main() -> None:
     parser.add_argument("--chars", type=int, default=3000, help="keystrokes to type")
     parser.add_argument("--bundle", help="bundle directory (default: the default bundle)")
     parser.add_argument("--text", help="text file to type (default: held-out corpus lines)")
+    parser.add_argument(
+        "--pace-ms", type=float, default=50.0, help="pause before each keystroke, paced runs"
+    )
+    parser.add_argument(
+        "--paced-chars", type=int, default=1500, help="keystrokes in the paced runs (0: none)"
+    )
     parser.add_argument(
         "--sizes",
         type=lambda value: [int(n) for n in value.split(",")],

@@ -196,11 +196,22 @@ def run_latency(plan: Plan) -> dict:
     chars = 400 if plan.quick else 3000
     text = "\n\n".join(paragraphs)[:chars]
     typing = asyncio.run(latency.typing_run(str(plan.bundle), text, None))
+    # At a typist's pace (a keystroke 50 ms after the last answer), with the server's pause-time
+    # preparation of the next word on and off: what a user sees, caches cold between keys.
+    paced_text = text[: 100 if plan.quick else 1500]
+    paced = {
+        name: asyncio.run(
+            latency.typing_run(
+                str(plan.bundle), paced_text, {"nextword": {"prepareNextWord": prepare}}, 0.05
+            )
+        )
+        for name, prepare in (("paced", True), ("paced_unprepared", False))
+    }
     sizes = [2_000] if plan.quick else [10_000, 1_000_000]
     words = sum(len(p.split()) for p in paragraphs)
     repeated = paragraphs * (max(sizes) // max(words, 1) + 1)
     far = [asyncio.run(latency.far_edit_run(str(plan.bundle), repeated, n)) for n in sizes]
-    return {"typing": typing, "far_edits": far}
+    return {"typing": typing, **paced, "far_edits": far}
 
 
 def run_training_section(plan: Plan, results: dict) -> None:

@@ -24,8 +24,11 @@ from nextword.server.document import DocumentText
 from nextword.server.tokenizer import SENTENCE_END, fold, iter_tokens, word_prefix_at
 
 _OPENERS = frozenset("\"'“‘«([{")
+_CLOSERS = frozenset(",.;:!?)]}…»”’")
+_QUOTES = frozenset("\"'")
 _JOINERS = "'\u2019-"
 _LONGEST_WORD = 128
+AFTER_PUNCTUATION = "right after punctuation"
 _CHUNK = 256
 _SPACE = re.compile(r"\s")
 
@@ -116,6 +119,19 @@ def _in_inline_code(content: str, column: int) -> bool:
     return content.count("`", 0, column) % 2 == 1
 
 
+def _closes(content: str, index: int) -> bool:
+    """content[index] ends what comes before it: closing punctuation, or a straight quote that
+    follows a word or a sentence's end ("priority"| or Taxation."| but not to "|)."""
+    char = content[index]
+    if char in _CLOSERS:
+        return True
+    return (
+        char in _QUOTES
+        and index > 0
+        and (content[index - 1].isalnum() or content[index - 1] in _CLOSERS)
+    )
+
+
 def suppressed(text: DocumentText, line: int, column: int) -> str | None:
     """Why no completion makes sense at the cursor, or None when one does."""
     content = text.content(line)
@@ -124,6 +140,8 @@ def suppressed(text: DocumentText, line: int, column: int) -> str | None:
     word_start, _ = word_at(content, column)
     if word_start > 0 and content[word_start - 1].isdigit():
         return "after a number"
+    if word_start == column and column > 0 and _closes(content, column - 1):
+        return AFTER_PUNCTUATION  # a word inserted here would lack its space: "Dallas,Harris"
     if text.fence_lines and text.in_code_fence(line):
         return "in a code block"
     if _in_inline_code(content, word_start):

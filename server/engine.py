@@ -29,6 +29,7 @@ restricted to the prefix's id range.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,14 @@ import numpy as np
 import onnxruntime as ort
 
 from nextword.server.bundle import Bundle, BundleError, load_bundle
-from nextword.server.context import Cursor, analyse_cursor, nearby_words
+from nextword.server.context import (
+    AFTER_PUNCTUATION,
+    Cursor,
+    analyse_cursor,
+    nearby_words,
+    paragraph_tokens,
+    suppressed,
+)
 from nextword.server.document import DocumentState
 from nextword.server.full_scan import FullScan
 from nextword.server.limits import RecentDocuments
@@ -62,6 +70,10 @@ from nextword.server.tokenizer import (
 log = logging.getLogger(__name__)
 
 _MEGABYTE = 1 << 20
+REMEMBERED_SEARCHES = 32
+"""Whole-vocabulary searches kept (`Engine.search_everything`): ~1 KB each."""
+PREPARED_AFTER = (None, AFTER_PUNCTUATION, "after a number")
+"""Where a space typed at the cursor starts a word that can be completed (`suppressed`)."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +177,7 @@ class Engine:
             )
             self.full_scan = self._full_scan(bundle, n_words)
         self.cache = StateCache(0, 0)
+        self.searches: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self.recent = RecentDocuments(self.settings.cached_documents)  # limits.py
         self.workspace_memory = WorkspaceMemory()
         self.stats = EngineStats()
@@ -300,7 +313,7 @@ class Engine:
         if self.index is not None:
             query = self.query(prediction)
             if k > 0 and self.full_scan is not None and hi - lo == self.full_scan.n:
-                found, ids = self.full_scan.search(query[0], k)  # nothing typed: every word
+                found, ids = self.search_everything(prediction, query[0], k)  # nothing typed
                 scores.update(zip(ids.tolist(), found.tolist()))
             elif k > 0:
                 params = faiss.SearchParameters(sel=faiss.IDSelectorRange(lo, hi))
@@ -326,6 +339,28 @@ class Engine:
                 value = weights.similarity * log_probs[word_id]
                 scores[word_id] = float(value + weights.prior * self.all_priors[word_id])
         return scores
+
+    def search_everything(
+        self, prediction: Prediction, query: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of the k best words of the whole vocabulary (the int8 full scan), kept
+        for the last few contexts: a scan run while the user paused (`prepare_next_word`)
+        answers the keystroke after the space. The same context, weights and k give the same
+        answer, so a kept one is exact."""
+        assert self.full_scan is not None
+        if not self.settings.cache:
+            return self.full_scan.search(query, k)
+        weights = self.settings.ranking
+        remembered = (prediction.key, weights.similarity, weights.prior, k)
+        found = self.searches.get(remembered)
+        if found is not None:
+            self.searches.move_to_end(remembered)
+            return found
+        found = self.full_scan.search(query, k)
+        self.searches[remembered] = found
+        while len(self.searches) > REMEMBERED_SEARCHES:
+            self.searches.popitem(last=False)
+        return found
 
     def log_total(self, prediction: Prediction) -> float:
         """log sum over all words of exp(score without the document bonus): the scores'
@@ -467,6 +502,30 @@ class Engine:
             if len(results) >= settings.max_items:
                 break
         return results
+
+    def prepare_next_word(self, document: DocumentState, line: int, column: int) -> bool:
+        """Do now what a space typed at (line, column) will need: the recurrent step over the
+        word or punctuation before it, the search of the whole vocabulary after that and the
+        search's partition (the costly part of the keystroke after a space). The server calls
+        it while the user pauses. Returns whether there was anything to prepare."""
+        text = document.text
+        line, column = text.clamp(line, column)
+        if self.index is None or not self.settings.cache or column == 0:
+            return False
+        if text.content(line)[column - 1].isspace():
+            return False  # a space adds nothing here: this context was searched by the request
+        if suppressed(text, line, column) not in PREPARED_AFTER:
+            return False
+        # After a space the context is the paragraph up to here, the word included: the
+        # tokens of text[..column] (a space adds no token).
+        tokens, truncated = paragraph_tokens(text, line, column, self.settings.context)
+        prediction = self.prediction(document, self.context_key(tokens, truncated))
+        k = min(self.settings.ranking.candidates, self.vocab.n_words)
+        if self.full_scan is not None and k > 0:
+            self.search_everything(prediction, self.query(prediction)[0], k)
+            if self.ngrams is not None and self.settings.ngrams.enabled:
+                self.log_total(prediction)
+        return True
 
     def complete(self, document: DocumentState, line: int, column: int) -> list[Completion]:
         """Completions at (line, column) in code points; [] where none make sense."""

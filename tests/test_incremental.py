@@ -119,15 +119,19 @@ def test_incremental_equals_fresh(initial: str, edit_list) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(initial=texts, edit_list=edits)
-def test_typing_a_character_at_a_time_equals_fresh(initial: str, edit_list) -> None:
-    """Typing the final text into an empty document, asking at every keystroke."""
+@given(initial=texts, edit_list=edits, prepare=st.booleans())
+def test_typing_a_character_at_a_time_equals_fresh(initial: str, edit_list, prepare: bool) -> None:
+    """Typing the final text into an empty document, asking at every keystroke (and, with
+    `prepare`, preparing a space after each one, as the server does when the user pauses)."""
     _, text = run_edits(shared_engine, initial, edit_list)
     document = DocumentState.open("mem://typed", "")
     for offset, char in enumerate(text):
         position = position_of(text[:offset], offset)
         document.edit(position, position, char)
-        shared_engine.complete(document, *position_of(text[: offset + 1], offset + 1))
+        cursor = position_of(text[: offset + 1], offset + 1)
+        shared_engine.complete(document, *cursor)
+        if prepare:
+            shared_engine.prepare_next_word(document, *cursor)
     assert document.source == text
     assert_equals_fresh(shared_engine, document, text, all_positions(text)[-40:])
 

@@ -188,6 +188,26 @@ async def test_default_bundle_completes(default: LanguageClient) -> None:
     assert labels(await editor.complete())
 
 
+async def recurrent_steps(client: LanguageClient) -> int:
+    return (await client.protocol.send_request_async("nextword/stats", None)).recurrentSteps
+
+
+@pytest.mark.parametrize("prepare", [True, False])
+async def test_a_pause_in_a_word_prepares_the_space(client: LanguageClient, prepare: bool) -> None:
+    """Paused after "gover", the server runs the step over it before the space comes; with
+    prepareNextWord off, the space pays for it."""
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams({"nextword": {"prepareNextWord": prepare}})
+    )
+    editor = Editor(client, "file:///pause.txt", "The President of the gover")
+    await editor.complete()
+    await asyncio.sleep(0.3)  # a pause: 30x the server's idle delay
+    paused = await recurrent_steps(client)
+    editor.type(" ")
+    assert (await editor.complete()).items
+    assert await recurrent_steps(client) == paused + (0 if prepare else 1)
+
+
 async def wait_for(condition, timeout: float = 5.0) -> None:
     for _ in range(int(timeout / 0.02)):
         if condition():

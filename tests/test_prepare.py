@@ -1,0 +1,142 @@
+"""Preparing the keystroke after a space (`Engine.prepare_next_word`), and the suppression right
+after closing punctuation that makes the keystroke before the space cheap."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from conftest import TINY_BUNDLE
+
+from nextword.server.context import AFTER_PUNCTUATION, suppressed
+from nextword.server.document import DocumentState, DocumentText
+from nextword.server.engine import Engine, load_engine
+from nextword.server.ranking import RankingWeights
+from nextword.server.settings import Settings
+
+
+@pytest.fixture
+def engine() -> Engine:
+    return load_engine(TINY_BUNDLE)
+
+
+class CountingSearch:
+    """Counts the int8 whole-vocabulary scans an engine runs."""
+
+    def __init__(self, engine: Engine) -> None:
+        assert engine.full_scan is not None
+        self.search = engine.full_scan.search
+        self.calls = 0
+        engine.full_scan.search = self  # type: ignore[method-assign]
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.search(*args, **kwargs)
+
+
+def end_of(document: DocumentState) -> tuple[int, int]:
+    line = len(document.text) - 1
+    return line, len(document.text.content(line))
+
+
+def type_text(document: DocumentState, text: str) -> tuple[int, int]:
+    position = end_of(document)
+    document.edit(position, position, text)
+    document.version += 1
+    return end_of(document)
+
+
+def fresh_completions(engine: Engine, text: str) -> list:
+    fresh = DocumentState.open("mem://fresh", text)
+    return Engine(engine.bundle, engine.settings).complete(fresh, *end_of(fresh))
+
+
+@pytest.mark.parametrize("word", ["the government", "the house,", "and a 1990", "I said gentlemen"])
+def test_a_prepared_space_runs_no_step_and_no_scan(engine: Engine, word: str) -> None:
+    document = DocumentState.open("mem://a", "")
+    engine.complete(document, *type_text(document, word))
+    assert engine.prepare_next_word(document, *end_of(document))
+    scans, steps = CountingSearch(engine), engine.stats.recurrent_steps
+    completions = engine.complete(document, *type_text(document, " "))
+    assert engine.stats.recurrent_steps == steps
+    assert scans.calls == 0
+    assert completions and completions == fresh_completions(engine, word + " ")
+
+
+def test_without_preparing_the_space_does_the_work(engine: Engine) -> None:
+    """The counterpart of the test above: the counters do see the work when it is not done
+    before (so that test can fail)."""
+    document = DocumentState.open("mem://a", "")
+    engine.complete(document, *type_text(document, "the government"))
+    scans, steps = CountingSearch(engine), engine.stats.recurrent_steps
+    engine.complete(document, *type_text(document, " "))
+    assert engine.stats.recurrent_steps == steps + 1
+    assert scans.calls == 1
+
+
+def test_a_search_prepared_under_other_settings_is_not_reused(engine: Engine) -> None:
+    document = DocumentState.open("mem://a", "the government")
+    assert engine.prepare_next_word(document, *end_of(document))
+    for ranking in (RankingWeights(prior=0.5), RankingWeights(candidates=5)):
+        engine.configure(dataclasses.replace(engine.settings, ranking=ranking))
+        scans = CountingSearch(engine)
+        position = type_text(document, " ")
+        assert engine.complete(document, *position) == fresh_completions(engine, document.source)
+        assert scans.calls == 1
+        document.edit((0, position[1] - 1), position, "")  # take the space back
+
+
+@pytest.mark.parametrize(
+    ("text", "column"),
+    [
+        ("the government ", None),  # right after a space: the request searched this context
+        ("", None),
+        ("```\nthe government", None),  # in a code block
+        ("see http://gover", None),
+        ("the government", 6),  # inside a word
+    ],
+)
+def test_nothing_to_prepare(engine: Engine, text: str, column: int | None) -> None:
+    document = DocumentState.open("mem://a", text)
+    line, end = end_of(document)
+    steps = engine.stats.recurrent_steps
+    assert not engine.prepare_next_word(document, line, end if column is None else column)
+    assert engine.stats.recurrent_steps == steps
+
+
+def test_nothing_is_prepared_with_the_cache_off() -> None:
+    engine = load_engine(TINY_BUNDLE, Settings(cache=False))
+    document = DocumentState.open("mem://a", "the government")
+    assert not engine.prepare_next_word(document, *end_of(document))
+    assert engine.stats.recurrent_steps == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("He lived in Dallas,", AFTER_PUNCTUATION),
+        ("the end.", AFTER_PUNCTUATION),
+        ('it gave "priority"', AFTER_PUNCTUATION),
+        ('it said "no."', AFTER_PUNCTUATION),
+        ("(see above)", AFTER_PUNCTUATION),
+        ('directed to "', None),  # an opening quote: the word follows it directly
+        ('and ("', None),
+        ("see (", None),
+        ("Dallas, ", None),
+        ("Dallas,Harr", None),  # a word typed glued to the comma is still completed
+    ],
+)
+def test_no_completion_right_after_closing_punctuation(text: str, reason: str | None) -> None:
+    document = DocumentText.from_text(text)
+    assert suppressed(document, 0, len(text)) == reason
+
+
+def test_right_after_punctuation_nothing_is_offered_and_the_space_is_prepared(
+    engine: Engine,
+) -> None:
+    document = DocumentState.open("mem://a", "the house,")
+    assert engine.complete(document, *end_of(document)) == []
+    assert engine.prepare_next_word(document, *end_of(document))
+    steps = engine.stats.recurrent_steps
+    assert engine.complete(document, *type_text(document, " "))
+    assert engine.stats.recurrent_steps == steps
