@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest import TINY_BUNDLE
+from conftest import TINY_BUNDLE, default_bundle_present
 
 from nextword.server.context import AFTER_PUNCTUATION, suppressed
 from nextword.server.document import DocumentState, DocumentText
@@ -140,3 +140,20 @@ def test_right_after_punctuation_nothing_is_offered_and_the_space_is_prepared(
     steps = engine.stats.recurrent_steps
     assert engine.complete(document, *type_text(document, " "))
     assert engine.stats.recurrent_steps == steps
+
+
+@pytest.mark.skipif(not default_bundle_present(), reason="no default bundle in server/")
+def test_with_corpus_counts_the_prepared_space_looks_nothing_up() -> None:
+    engine = load_engine()
+    assert engine.ngrams is not None
+    document = DocumentState.open("mem://a", "")
+    engine.complete(document, *type_text(document, "Ladies and"))
+    assert engine.prepare_next_word(document, *end_of(document))
+    scans, steps = CountingSearch(engine), engine.stats.recurrent_steps
+    lookups = []
+    evidence = engine.ngrams.evidence
+    engine.ngrams.evidence = lambda *args: lookups.append(args) or evidence(*args)  # type: ignore[method-assign]
+    completions = engine.complete(document, *type_text(document, " "))
+    assert (scans.calls, engine.stats.recurrent_steps - steps, lookups) == (0, 0, [])
+    assert completions[0].text == "gentlemen"
+    assert completions == fresh_completions(engine, "Ladies and ")
