@@ -134,13 +134,19 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1e3:.2f}"
 
 
-async def typing_run(bundle: str | None, text: str, options: dict | None) -> dict[str, float]:
+async def typing_run(
+    bundle: str | None, text: str, options: dict | None, pace: float = 0.0
+) -> dict[str, float]:
+    """Type `text` a character at a time; `pace`: seconds from one keystroke's answer to the
+    next keystroke (0: at once, the server never idle)."""
     session = await Session.start(bundle, options)
     session.open("file:///typing.txt", "")
     completions, pings, empty = [], [], 0
     next_word, in_word = [], []
     steps_before = (await session.stats())["recurrentSteps"]
     for char in text:
+        if pace:
+            await asyncio.sleep(pace)
         session.type_char(char)
         elapsed, count = await session.complete()
         completions.append(elapsed)

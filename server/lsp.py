@@ -9,8 +9,8 @@ whole document on every edit.
 Custom requests (for benchmarks and debugging): `nextword/ping` answers at once, without work;
 `nextword/stats` returns the engine's counters (recurrent steps run, cache hits, cached states).
 
-While the user pauses in a word (no edit for `PREPARE_AFTER_SECONDS` after a completion), the
-server prepares the keystroke after a space (`Engine.prepare_next_word`: one recurrent step and
+While the user pauses (no edit for `PREPARE_AFTER_SECONDS` after a completion), the server
+prepares the keystroke after a space there (`Engine.prepare_next_word`: one recurrent step and
 the whole-vocabulary search), so that the slowest keystroke is answered from cache. An edit
 cancels a preparation not yet started; a message that comes while one runs waits ~1-2 ms.
 """
@@ -147,7 +147,7 @@ class NextwordServer(LanguageServer):
         return document.language_id in self.settings.languages
 
     def prepare_later(self, document: DocumentState, line: int, column: int) -> None:
-        """Prepare a space after the word at (line, column) if no message comes for a while."""
+        """Prepare a space typed at (line, column) if no edit comes for a while."""
         self.cancel_preparation()
         if self.engine is None or not self.settings.prepare_next_word:
             return
