@@ -28,6 +28,7 @@ restricted to the prefix's id range.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ from nextword.server.memory import (
     WorkspaceMemory,
     memory_blocks,
     memory_bonuses,
-    mix_memory,
+    mixed_scores,
     previous_token,
 )
 from nextword.server.ngrams import Evidence
@@ -432,17 +433,22 @@ class Engine:
         """The best `limit` candidates for the prefix (all when None), best first.
 
         `memory`: {folded word: (cache probability, as written)} from the continuous cache
-        (memory.py), mixed into the scores by `mix_memory`.
+        (memory.py), mixed into the scores as `mix_memory` does (`mixed_scores`).
         """
         weights = self.settings.ranking
         vocab = self.vocab
         lo, hi = vocab.prefix_range(prefix)
         typed = fold(prefix)
-        matching = {word: written for word, written in nearby.items() if word.startswith(typed)}
+        if typed:
+            matching = {word: written for word, written in nearby.items() if word.startswith(typed)}
+        else:
+            matching = nearby  # every word matches; only read below
         index, n_words = vocab.index, vocab.n_words
         boosts = memory or {}
-        known = {word: index.get(word, -1) for word in (*matching, *boosts)}
-        in_vocab = sorted(i for i in known.values() if 0 <= i < n_words)
+        words = [*matching, *boosts]
+        known = dict(zip(words, map(index.get, words, itertools.repeat(-1))))
+        found = np.fromiter(known.values(), dtype=np.int64, count=len(known))
+        in_vocab = np.sort(found[(found >= 0) & (found < n_words)]).tolist()
         unknown_id = vocab.unknown_id
         evidence = self.ngram_evidence(prediction, lo, hi)
         counted: list[int] = []
@@ -452,23 +458,62 @@ class Engine:
         if evidence is not None:
             scores = self.with_ngrams(prediction, scores, evidence)
         folded, display, bonus = vocab.folded, vocab.display, weights.document
-        rows: list[tuple[float, str, str, bool]] = []
-        for word_id, score in scores.items():
-            if word_id == unknown_id:
-                continue
-            word = folded[word_id]
-            if word in matching:
-                score += bonus
-            rows.append((-score, word, display[word_id], True))
-        unknown_score = scores[unknown_id]
+        # The candidates as arrays (hundreds of them in a long document, where every word written
+        # nearby is one): the words the vocabulary has, then those it lacks.
+        unknown_score = scores.pop(unknown_id)
+        ids = np.fromiter(scores.keys(), dtype=np.int64, count=len(scores))
+        values = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
+        if bonus:
+            nearby_ids = [known[word] for word in matching if 0 <= known[word] < n_words]
+            values = values + bonus * np.isin(ids, nearby_ids)
         written_forms = {word: written for word, (_, written) in boosts.items()} | matching
-        for word, written in written_forms.items():
-            if not 0 <= known[word] < n_words:
-                score = unknown_score + (bonus if word in matching else 0.0)
-                rows.append((-score, word, written, False))
-        rows = mix_memory(rows, boosts, self.settings.memory)
+        outside = [
+            (w, written) for w, written in written_forms.items() if not 0 <= known[w] < n_words
+        ]
+        outside_scores = [unknown_score + (bonus if w in matching else 0.0) for w, _ in outside]
+        final = np.concatenate([values, np.asarray(outside_scores, dtype=np.float64)])
+        if boosts and len(final):
+            final = mixed_scores(
+                final, self._cache_probabilities(ids, outside, boosts, known), self.settings.memory
+            )
+        count = len(final) if limit is None else min(limit, len(final))
+        if count <= 0:
+            return []
+        chosen = np.arange(len(final))
+        if count < len(final):  # the best `count`, and every row tied with the last of them
+            chosen = np.flatnonzero(-final <= np.partition(-final, count - 1)[count - 1])
+        rows: list[tuple[float, str, str, bool]] = []
+        for position, value in zip(chosen.tolist(), final[chosen].tolist()):
+            if position < len(ids):
+                word_id = int(ids[position])
+                rows.append((-value, folded[word_id], display[word_id], True))
+            else:
+                word, written = outside[position - len(ids)]
+                rows.append((-value, word, written, False))
         rows.sort()
         return [Candidate(w, d, -negative, v) for negative, w, d, v in rows[:limit]]
+
+    @staticmethod
+    def _cache_probabilities(
+        ids: np.ndarray,
+        outside: list[tuple[str, str]],
+        memory: dict[str, tuple[float, str]],
+        known: dict[str, int],
+    ) -> np.ndarray:
+        """The memory's probability of each candidate row of `rank` (0 where it has none)."""
+        probabilities = np.zeros(len(ids) + len(outside))
+        remembered = [(known[word], probability) for word, (probability, _) in memory.items()]
+        if remembered:
+            remembered.sort()
+            remembered_ids = np.asarray([i for i, _ in remembered], dtype=np.int64)
+            where = np.minimum(np.searchsorted(remembered_ids, ids), len(remembered_ids) - 1)
+            hit = remembered_ids[where] == ids
+            values = np.asarray([p for _, p in remembered], dtype=np.float64)
+            probabilities[: len(ids)][hit] = values[where[hit]]
+        for offset, (word, _) in enumerate(outside):
+            if word in memory:
+                probabilities[len(ids) + offset] = memory[word][0]
+        return probabilities
 
     # -- the whole request ----------------------------------------------------------------------
 

@@ -534,13 +534,21 @@ def mix_memory(
     """
     if not cache or not rows:
         return rows
-    temperature, weight = settings.temperature, min(settings.weight, 0.999)
     scores = np.asarray([-row[0] for row in rows], dtype=np.float64)
+    from_cache = np.asarray([cache[row[1]][0] if row[1] in cache else 0.0 for row in rows])
+    final = mixed_scores(scores, from_cache, settings)
+    return [(-value, *row[1:]) for value, row in zip(final.tolist(), rows)]
+
+
+def mixed_scores(
+    scores: np.ndarray, from_cache: np.ndarray, settings: MemorySettings
+) -> np.ndarray:
+    """`mix_memory` on arrays: the candidates' scores (float64) and their cache probabilities
+    (0 for a word the memory does not know) -> the mixed scores."""
+    temperature, weight = settings.temperature, min(settings.weight, 0.999)
     top = float(scores.max())
     model = np.exp((scores - top) / temperature)
     total = float(model.sum())
-    from_cache = np.asarray([cache[row[1]][0] if row[1] in cache else 0.0 for row in rows])
     mixed = (1.0 - weight) * model / total + weight * from_cache
     with np.errstate(divide="ignore"):
-        final = temperature * np.log(mixed) + top + temperature * np.log(total)
-    return [(-value, *row[1:]) for value, row in zip(final.tolist(), rows)]
+        return temperature * np.log(mixed) + top + temperature * np.log(total)
