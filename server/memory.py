@@ -39,6 +39,7 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -173,14 +174,14 @@ def make_block(
     previous = previous or [""] * len(words)
     distinct = sorted(set(words))
     number = {word: i for i, word in enumerate(distinct)}
-    codes = np.fromiter((number[word] for word in words), dtype=np.int64, count=len(words))
+    codes = np.fromiter(map(number.__getitem__, words), dtype=np.int64, count=len(words))
     order = np.argsort(codes, kind="stable")
     spelling = dict(zip(words, written))  # the last spelling of each word
     starts = np.zeros(len(distinct) + 1, dtype=np.int64)
     np.cumsum(np.bincount(codes, minlength=len(distinct)), out=starts[1:])
     rows = np.ascontiguousarray(vectors[order], dtype=np.float32)
     tokens = {token: i for i, token in enumerate(sorted(set(previous) - {""}))}
-    before = np.fromiter((tokens.get(token, -1) for token in previous), np.int64, len(previous))
+    before = np.fromiter(map(tokens.get, previous, repeat(-1)), np.int64, len(previous))
     spelled = [spelling[word] for word in distinct]
     return MemoryBlock(rows, distinct, spelled, starts, before[order], tokens)
 
