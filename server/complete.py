@@ -13,6 +13,7 @@ import argparse
 import sys
 
 from nextword.server.bundle import BundleError
+from nextword.server.context import suppressed
 from nextword.server.document import DocumentState, split_lines
 from nextword.server.engine import Completion, Engine, load_engine
 from nextword.server.settings import Settings
@@ -35,6 +36,14 @@ def completions_for(text: str, top: int, bundle: str | None) -> list[tuple[Compl
     return found
 
 
+def why_none(text: str) -> str:
+    """Why the end of `text` gets no completion, in a few words."""
+    document = DocumentState.open("mem://complete", text)
+    last = len(document.text) - 1
+    reason = suppressed(document.text, last, len(document.text.content(last)))
+    return reason or "no vocabulary or document word starts with what is typed"
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="nextword complete", description=__doc__)
     parser.add_argument("text", help="the text before the cursor ('-' reads it from stdin)")
@@ -50,7 +59,7 @@ def main(argv: list[str]) -> int:
         print(f"nextword complete: {error}", file=sys.stderr)
         return 1
     if not completions:
-        print("(no completions here)", file=sys.stderr)
+        print(f"(no completions here: {why_none(text)})", file=sys.stderr)
     for completion, kind in completions:
         print(f"{completion.text}\t{completion.score:.3f}" + ("\tnext" if kind == "next" else ""))
     return 0

@@ -29,6 +29,21 @@ def test_a_whole_word_at_the_end_also_lists_next_words(capsys) -> None:
     assert run(capsys, "--top", "3", "The President of the United ") == [r[:2] for r in rows]
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("He lived in Dallas,", "right after punctuation"),
+        ("see http://exa", "in a URL or address"),
+        ("```\nsome code", "in a code block"),
+        ("the qqqzx", "no vocabulary or document word starts with what is typed"),
+    ],
+)
+def test_no_completions_says_why(capsys, text: str, reason: str) -> None:
+    assert run(capsys, text) == []
+    assert main([text, "--bundle", str(TINY_BUNDLE)]) == 0
+    assert capsys.readouterr().err.strip() == f"(no completions here: {reason})"
+
+
 @pytest.mark.skipif(not default_bundle_present(), reason="no default bundle")
 @pytest.mark.parametrize(
     ("text", "first"),
