@@ -31,8 +31,10 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import faiss
 import numpy as np
@@ -71,6 +73,7 @@ from nextword.server.tokenizer import (
 log = logging.getLogger(__name__)
 
 _MEGABYTE = 1 << 20
+T = TypeVar("T")
 REMEMBERED_SEARCHES = 32
 """Whole-vocabulary searches kept (`Engine.search_everything`): ~1 KB each."""
 REMEMBERED_EVIDENCES = 16
@@ -356,16 +359,13 @@ class Engine:
         if not self.settings.cache:
             return self.full_scan.search(query, k)
         weights = self.settings.ranking
-        remembered = (prediction.key, weights.similarity, weights.prior, k)
-        found = self.searches.get(remembered)
-        if found is not None:
-            self.searches.move_to_end(remembered)
-            return found
-        found = self.full_scan.search(query, k)
-        self.searches[remembered] = found
-        while len(self.searches) > REMEMBERED_SEARCHES:
-            self.searches.popitem(last=False)
-        return found
+        full_scan = self.full_scan
+        return remember(
+            self.searches,
+            (prediction.key, weights.similarity, weights.prior, k),
+            REMEMBERED_SEARCHES,
+            lambda: full_scan.search(query, k),
+        )
 
     def log_total(self, prediction: Prediction) -> float:
         """log sum over all words of exp(score without the document bonus): the scores'
@@ -391,16 +391,14 @@ class Engine:
         settings = self.settings.ngrams
         if self.ngrams is None or not settings.enabled or settings.weight <= 0 or lo >= hi:
             return None
+        ngrams = self.ngrams
         # It depends on the last two ids only: "of the" recurs, and a prepared space finds it.
-        remembered = (prediction.key[-2:], lo, hi, settings.discount)
-        evidence = self.evidences.get(remembered)
-        if evidence is None:
-            evidence = self.ngrams.evidence(prediction.key, lo, hi, settings.discount)
-            self.evidences[remembered] = evidence
-            while len(self.evidences) > REMEMBERED_EVIDENCES:
-                self.evidences.popitem(last=False)
-        else:
-            self.evidences.move_to_end(remembered)
+        evidence = remember(
+            self.evidences,
+            (prediction.key[-2:], lo, hi, settings.discount),
+            REMEMBERED_EVIDENCES,
+            lambda: ngrams.evidence(prediction.key, lo, hi, settings.discount),
+        )
         return evidence if len(evidence.ids) else None
 
     def with_ngrams(
@@ -433,7 +431,7 @@ class Engine:
         """The best `limit` candidates for the prefix (all when None), best first.
 
         `memory`: {folded word: (cache probability, as written)} from the continuous cache
-        (memory.py), mixed into the scores as `mix_memory` does (`mixed_scores`).
+        (memory.py), mixed into the scores by `mixed_scores`.
         """
         weights = self.settings.ranking
         vocab = self.vocab
@@ -593,6 +591,21 @@ class Engine:
         if cursor is None:
             return []
         return self.complete_cursor(document, cursor)
+
+
+def remember(
+    table: OrderedDict[Hashable, T], key: Hashable, limit: int, compute: Callable[[], T]
+) -> T:
+    """table[key], computed and kept on first use; beyond `limit` entries the least recently
+    used one goes."""
+    value = table.get(key)
+    if value is not None:
+        table.move_to_end(key)
+        return value
+    value = table[key] = compute()
+    while len(table) > limit:
+        table.popitem(last=False)
+    return value
 
 
 def log_sum_exp(values: np.ndarray) -> float:

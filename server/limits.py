@@ -221,11 +221,11 @@ class AnsweringProtocol(LanguageServerProtocol):
             else:
                 log.warning("ignored a message that is not JSON-RPC 2.0: %.200r", message)
             return
-        if self._shutdown and request_id is not None and message.method != "exit":
-            self.reject(request_id, JsonRpcInvalidRequest("the server is shutting down"))
-            return
         if self._shutdown and getattr(message, "method", "") != "exit":
-            log.warning("server shutting down: ignored %.200r", message)
+            if request_id is not None:
+                self.reject(request_id, JsonRpcInvalidRequest("the server is shutting down"))
+            else:
+                log.warning("server shutting down: ignored %.200r", message)
             return
         # pygls' JsonRPCProtocol.handle_message tells the kinds apart with isinstance on
         # runtime_checkable Protocols, which walks every member on each call: ~7% of the

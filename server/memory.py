@@ -11,7 +11,7 @@ the same token as the cursor's word does, else 1 (the network reads every unknow
 same symbol, so without it a name's second word could not be told from what follows it).
 Normalised over the words matching the prefix, this
 p_cache is mixed with the model's distribution over the same words as in Grave et al.:
-(1 - weight) * p_model + weight * p_cache (`mix_memory`). Words the vocabulary lacks (names,
+(1 - weight) * p_model + weight * p_cache (`mixed_scores`). Words the vocabulary lacks (names,
 jargon, identifiers) become candidates this way, written as the user wrote them.
 
 The stored vectors are the predictions the completion path computes anyway: the memory walks the
@@ -519,33 +519,18 @@ def memory_bonuses(
     return combine_mass(blocks, vector, fold(prefix), previous, engine.settings.memory)
 
 
-Row = tuple[float, str, str, bool]
-"""(-score, folded word, display form, in vocabulary), as `Engine.rank` builds them."""
-
-
-def mix_memory(
-    rows: list[Row], cache: dict[str, tuple[float, str]], settings: MemorySettings
-) -> list[Row]:
-    """Grave et al.'s interpolation, restricted to the words matching the prefix.
-
-    The ranking scores become a distribution p_model = softmax(score / temperature) over the
-    candidate rows; the mixture (1 - weight) * p_model + weight * p_cache is mapped back to the
-    score scale, so a word the memory does not know keeps its score (shifted by the same constant
-    for every row: temperature * log(1 - weight)).
-    """
-    if not cache or not rows:
-        return rows
-    scores = np.asarray([-row[0] for row in rows], dtype=np.float64)
-    from_cache = np.asarray([cache[row[1]][0] if row[1] in cache else 0.0 for row in rows])
-    final = mixed_scores(scores, from_cache, settings)
-    return [(-value, *row[1:]) for value, row in zip(final.tolist(), rows)]
-
-
 def mixed_scores(
     scores: np.ndarray, from_cache: np.ndarray, settings: MemorySettings
 ) -> np.ndarray:
-    """`mix_memory` on arrays: the candidates' scores (float64) and their cache probabilities
-    (0 for a word the memory does not know) -> the mixed scores."""
+    """Grave et al.'s interpolation, restricted to the words matching the prefix: the
+    candidates' ranking scores (float64) and their cache probabilities (0 for a word the memory
+    does not know) -> the mixed scores.
+
+    The ranking scores become a distribution p_model = softmax(score / temperature) over the
+    candidates; the mixture (1 - weight) * p_model + weight * p_cache is mapped back to the
+    score scale, so a word the memory does not know keeps its score (shifted by the same constant
+    for every candidate: temperature * log(1 - weight)).
+    """
     temperature, weight = settings.temperature, min(settings.weight, 0.999)
     top = float(scores.max())
     model = np.exp((scores - top) / temperature)

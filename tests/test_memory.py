@@ -16,7 +16,7 @@ from nextword.server.memory import (
     MemorySettings,
     combine_mass,
     make_block,
-    mix_memory,
+    mixed_scores,
     piece_bounds,
 )
 from nextword.server.settings import Settings, parse_settings
@@ -152,12 +152,12 @@ def test_memory_settings_are_read_and_checked() -> None:
 
 
 def test_mixing_keeps_the_order_of_words_the_memory_does_not_know() -> None:
-    rows = [(-0.5, "a", "a", True), (-0.4, "b", "b", True), (-0.1, "c", "c", False)]
-    mixed = mix_memory(rows, {"c": (1.0, "c")}, MemorySettings(weight=0.5, temperature=0.1))
+    scores, from_cache = np.array([0.5, 0.4, 0.1]), np.array([0.0, 0.0, 1.0])  # only "c" known
+    mixed = mixed_scores(scores, from_cache, MemorySettings(weight=0.5, temperature=0.1))
     shift = 0.1 * np.log(0.5)
-    assert -mixed[0][0] == pytest.approx(0.5 + shift)
-    assert -mixed[1][0] == pytest.approx(0.4 + shift)
-    assert -mixed[2][0] > -rows[2][0] + shift  # the memory's word gained
+    assert mixed[0] == pytest.approx(0.5 + shift)
+    assert mixed[1] == pytest.approx(0.4 + shift)
+    assert mixed[2] > scores[2] + shift  # the memory's word gained
 
 
 def mass_of(block, query, typed, previous, settings) -> dict[str, tuple[float, str]]:
