@@ -53,6 +53,7 @@ from nextword.server.document import DocumentState
 from nextword.server.full_scan import FullScan
 from nextword.server.limits import RecentDocuments
 from nextword.server.memory import (
+    SpareRows,
     WorkspaceMemory,
     memory_blocks,
     memory_bonuses,
@@ -188,6 +189,7 @@ class Engine:
         self.evidences: OrderedDict[tuple, Evidence] = OrderedDict()
         self.recent = RecentDocuments(self.settings.cached_documents)  # limits.py
         self.workspace_memory = WorkspaceMemory()
+        self.spare_rows = SpareRows()
         self.stats = EngineStats()
         self.configure(self.settings)
 

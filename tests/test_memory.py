@@ -7,6 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 from conftest import TINY_BUNDLE, TINY_SOFTMAX_BUNDLE, default_bundle_present
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nextword.server import memory
 from nextword.server.document import DocumentState
@@ -14,7 +16,9 @@ from nextword.server.engine import Engine, load_engine
 from nextword.server.memory import (
     MOST_WORDS,
     MemorySettings,
+    assemble,
     combine_mass,
+    extended_block,
     make_block,
     mixed_scores,
     piece_bounds,
@@ -277,3 +281,62 @@ def test_long_lines_split_into_stable_pieces() -> None:
     assert "".join(line[a:b] for a, b in pieces) == line
     typing = piece_bounds(line, 700)  # the cursor mid-line: all but the last piece are stable
     assert typing[:-1] == pieces[: len(typing) - 1]
+
+
+def assert_same_block(block: memory.MemoryBlock, expected: memory.MemoryBlock) -> None:
+    assert block.words == expected.words and block.written == expected.written
+    assert list(block.tokens.items()) == list(expected.tokens.items())
+    for name in ("vectors", "starts", "previous", "positions"):
+        got, want = getattr(block, name), getattr(expected, name)
+        assert got.dtype == want.dtype and np.array_equal(got, want), name
+
+
+pair_words = st.sampled_from(["a", "b", "bb", "c", "zorblat", "Zorblat", "é"])
+pairs = st.lists(st.tuples(pair_words, st.sampled_from(["", "a", "the", "<p>"])), max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(old=pairs, new=pairs, cut=st.floats(0, 1), into_buffer=st.booleans())
+def test_an_extended_block_equals_one_made_at_once(old, new, cut, into_buffer) -> None:
+    rng = np.random.default_rng(len(old) * 31 + len(new))
+    vectors = rng.standard_normal((len(old) + len(new), 4)).astype(np.float32)
+    words = [word.lower() for word, _ in old + new]
+    written = [word for word, _ in old + new]
+    previous = [token for _, token in old + new]
+    drop = int(cut * len(old))
+    block = make_block(vectors[: len(old)], words[: len(old)], written[: len(old)], previous)
+    out = np.full((len(old) + len(new) + 2, 4), np.nan, np.float32) if into_buffer else None
+    tail = slice(len(old), None)
+    extended = extended_block(
+        block, drop, vectors[tail], words[tail], written[tail], previous[tail], out
+    )
+    expected = make_block(vectors[drop:], words[drop:], written[drop:], previous[drop:])
+    assert_same_block(extended, expected)
+
+
+def test_the_stable_block_moving_down_long_documents_equals_a_fresh_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two documents typed in turn, with a window so small that every line moves it: each
+    stable block is extended (its first pairs dropped, new ones appended) into memory that
+    the other document's replaced blocks gave back, and must equal one assembled afresh."""
+    engine = engine_with(max_pairs=24, max_lines=6)
+    extended: list[int] = []
+    original = memory.extended_block
+    monkeypatch.setattr(memory, "extended_block", lambda *a: extended.append(a[1]) or original(*a))
+    documents = [DocumentState.open(f"mem://moving-{n}", "") for n in range(2)]
+    for number in range(14):
+        for document in documents:
+            for char in f"Line {number} of {NAME} and the people, said the keeper.\n":
+                line = len(document.text) - 1
+                column = len(document.text.content(line))
+                document.edit((line, column), (line, column), char)
+                words_at_end(engine, document)
+                kept = document.caches["memory"]
+                fresh_block = assemble(kept.last_units[:-1], engine.bundle.output_dim)
+                assert_same_block(kept.stable, fresh_block)
+    assert len(extended) > 20 and sum(drop > 0 for drop in extended) > 10
+    fresh_engine = engine_with(max_pairs=24, max_lines=6)
+    for document in documents:
+        fresh = DocumentState.open("mem://fresh", document.source)
+        assert words_at_end(engine, document) == words_at_end(fresh_engine, fresh)
