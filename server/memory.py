@@ -35,6 +35,7 @@ persisted memory (persist.py, off by default) adds what earlier sessions learned
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -130,8 +131,9 @@ class MemoryBlock:
     starts: np.ndarray
     """Row where each word's pairs start (len(words) + 1 entries)."""
     previous: np.ndarray
-    """Per row, the id in `tokens` of the token before the word (-1: unknown)."""
-    tokens: dict[str, int]
+    """Per row, the index in `tokens` of the token before the word (-1: unknown)."""
+    tokens: list[str]
+    """Sorted distinct tokens before the words."""
     positions: np.ndarray
     """Per row, the pair's index in text order (what `extended_block` drops and appends by)."""
 
@@ -153,7 +155,9 @@ class MemoryBlock:
         first, last = int(self.starts[lo]), int(self.starts[hi])
         similarity = self.vectors[first:last] @ query
         weights = np.exp(settings.theta * (similarity.astype(np.float64) - 1.0))
-        previous_id = self.tokens.get(previous, -2)
+        previous_id = bisect.bisect_left(self.tokens, previous)
+        if previous_id == len(self.tokens) or self.tokens[previous_id] != previous:
+            previous_id = -2
         if settings.same_previous != 1.0 and previous_id >= 0:
             same = self.previous[first:last] == previous_id
             weights = np.where(same, weights * settings.same_previous, weights)
@@ -163,7 +167,7 @@ class MemoryBlock:
 def empty_block(dim: int) -> MemoryBlock:
     empty = np.zeros(0, np.int64)
     vectors = np.zeros((0, dim), np.float32)
-    return MemoryBlock(vectors, [], [], np.zeros(1, np.int64), empty, {}, empty)
+    return MemoryBlock(vectors, [], [], np.zeros(1, np.int64), empty, [], empty)
 
 
 def make_block(
@@ -191,8 +195,9 @@ def make_block(
     else:
         rows = out[: len(words)]
         np.take(vectors.astype(np.float32, copy=False), order, axis=0, out=rows, mode="clip")
-    tokens = {token: i for i, token in enumerate(sorted(set(previous) - {""}))}
-    before = np.fromiter(map(tokens.get, previous, repeat(-1)), np.int64, len(previous))
+    tokens = sorted(set(previous) - {""})
+    number_of = {token: i for i, token in enumerate(tokens)}
+    before = np.fromiter(map(number_of.get, previous, repeat(-1)), np.int64, len(previous))
     spelled = [spelling[word] for word in distinct]
     return MemoryBlock(rows, distinct, spelled, starts, before[order], tokens, order)
 
@@ -222,9 +227,9 @@ def extended_block(
     else:
         kept_rows = np.arange(len(block))
     alive = np.flatnonzero(counts)
-    kept_words = [block.words[i] for i in alive.tolist()]
+    kept_words = list(itertools.compress(block.words, counts.tolist()))
     final_words, shift = _with_inserted(kept_words, set(words))
-    spelling = [block.written[i] for i in alive.tolist()]
+    spelling = list(itertools.compress(block.written, counts.tolist()))
     for index in shift.insertions:
         spelling.insert(index, "")
     number = {word: bisect.bisect_left(final_words, word) for word in set(words)}
@@ -246,24 +251,23 @@ def extended_block(
     block.vectors.take(source, axis=0, out=rows, mode="clip")  # "raise" would copy via a buffer
     rows[destination[len(kept_rows) :]] = vectors
 
-    names = list(block.tokens)  # in id order, which is sorted order
-    if drop:  # the ids still used (np.unique's first call in a process takes ~8 ms)
-        seen = np.bincount(block.previous[kept_rows] + 1, minlength=len(names) + 1)
-        used = np.flatnonzero(seen[1:])
+    names = block.tokens
+    if drop:  # the tokens still used (np.unique's first call in a process takes ~8 ms)
+        present = np.bincount(block.previous[kept_rows] + 1, minlength=len(names) + 1)[1:] > 0
+        used = np.flatnonzero(present)
+        kept_tokens = list(itertools.compress(names, present.tolist()))
     else:
-        used = np.arange(len(names))
-    kept_tokens = [names[i] for i in used.tolist()]
-    final_tokens, token_shift = _with_inserted(kept_tokens, set(previous) - {""})
-    if final_tokens == names:
-        tokens = block.tokens
-    else:
-        tokens = {token: i for i, token in enumerate(final_tokens)}
+        used, kept_tokens = np.arange(len(names)), names
+    tokens, token_shift = _with_inserted(kept_tokens, set(previous) - {""})
     token_code = np.full(len(names) + 1, -1, np.int64)  # the last entry maps -1 to -1
     token_code[used] = token_shift.moved(len(kept_tokens))
     before = np.concatenate(
         [
             token_code[block.previous[kept_rows]],
-            np.fromiter(map(tokens.get, previous, repeat(-1)), np.int64, len(previous)),
+            np.asarray(
+                [bisect.bisect_left(tokens, token) if token else -1 for token in previous],
+                np.int64,
+            ),
         ]
     )
     positions = np.concatenate(
@@ -393,23 +397,59 @@ def piece_bounds(content: str, end: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def window_pieces(document: DocumentState, cursor: Cursor, settings: MemorySettings) -> list[Piece]:
+PieceEntry = tuple[Piece, bool, int]
+"""A piece, whether a window may start at it (`_is_anchor`), and its word count."""
+
+
+def line_pieces(text: DocumentText, line: int, end: int | None = None) -> list[PieceEntry]:
+    """The pieces of a line (up to column `end`), last first."""
+    content = text.content(line)
+    bounds = piece_bounds(content, len(content) if end is None else end)
+    return [
+        (
+            Piece(line, start, stop),
+            _is_anchor(text, line, index),
+            piece_word_count(content[start:stop]),
+        )
+        for index, (start, stop) in reversed(list(enumerate(bounds)))
+    ]
+
+
+def earlier_pieces(text: DocumentText, line: int, settings: MemorySettings) -> list[PieceEntry]:
+    """The pieces of the lines before `line` that a window ending on it could reach, nearest
+    first: back `max_lines` lines, and up to the first past `max_pairs` words."""
+    entries: list[PieceEntry] = []
+    words = 0
+    for number in range(line - 1, max(-1, line - settings.max_lines), -1):
+        for entry in line_pieces(text, number):
+            entries.append(entry)
+            words += entry[2]
+            if words > settings.max_pairs:
+                return entries
+    return entries
+
+
+def window_pieces(
+    document: DocumentState,
+    cursor: Cursor,
+    settings: MemorySettings,
+    earlier: list[PieceEntry] | None = None,
+) -> list[Piece]:
     """The pieces before the word at the cursor, back to `max_lines` lines and `max_pairs` words,
-    starting at an anchor (see `_is_anchor`) when the window holds one."""
+    starting at an anchor (see `_is_anchor`) when the window holds one. `earlier`: what
+    `earlier_pieces` gives for the cursor's line (computed when not given)."""
     text = document.text
+    if earlier is None:
+        earlier = earlier_pieces(text, cursor.line, settings)
     pieces: list[tuple[Piece, bool]] = []
     words = 0
-    for line in range(cursor.line, max(-1, cursor.line - settings.max_lines), -1):
-        content = text.content(line)
-        end = cursor.word_start if line == cursor.line else len(content)
-        bounds = piece_bounds(content, end)
-        for index in range(len(bounds) - 1, -1, -1):
-            start, stop = bounds[index]
-            count = piece_word_count(content[start:stop])
-            if words + count > settings.max_pairs:
-                return _from_anchor(pieces)
-            words += count
-            pieces.append((Piece(line, start, stop), _is_anchor(text, line, index)))
+    for piece, anchor, count in itertools.chain(
+        line_pieces(text, cursor.line, cursor.word_start), earlier
+    ):
+        if words + count > settings.max_pairs:
+            break
+        words += count
+        pieces.append((piece, anchor))
     return _from_anchor(pieces)
 
 
@@ -490,6 +530,12 @@ class DocumentMemory:
         """The pairs of the piece the cursor is in (changes with every word typed)."""
         self.tail_source: tuple[tuple[Key, str], str] | None = None
         """(start, text) of the last update's last unit, which `_extended` may grow."""
+        self.added_pairs = 0
+        """Pairs ever put in `units` (it only grows): how far the LRU has moved on."""
+        self.earlier: tuple[tuple, list[PieceEntry]] | None = None
+        """(what it depends on, `earlier_pieces` for the cursor's line)."""
+        self.walked: tuple[tuple, Walk] | None = None
+        """(what it depends on, the walk over the window's pieces before the cursor's line)."""
 
     def __len__(self) -> int:
         return len(self.stable) + len(self.tail)
@@ -515,6 +561,7 @@ class DocumentMemory:
             unit = build_unit(engine, document, start, text)
         self.units[cache_key] = unit
         self.pairs += len(unit.words)
+        self.added_pairs += len(unit.words)
         most_pairs = 2 * engine.settings.memory.max_pairs  # the window, and room to move
         while len(self.units) > 1 and (
             len(self.units) > _UNITS_PER_DOCUMENT or self.pairs > most_pairs
@@ -548,14 +595,59 @@ class DocumentMemory:
 
     def update(self, engine: Engine, document: DocumentState, cursor: Cursor) -> list[MemoryBlock]:
         """The blocks for the text before the cursor's word."""
-        settings = engine.settings.memory
-        pieces = window_pieces(document, cursor, settings)
-        units = []
-        key: Key | None = None
-        before = PARAGRAPH_SYMBOL
+        settings = engine.settings
+        text = document.text
+        # Typing changes only the cursor's line: what the lines before it give (their pieces,
+        # and the units of those in the window) is kept while those lines are the same strings.
+        depends = (
+            cursor.line,
+            settings.memory,
+            settings.context,
+            tuple(
+                text.lines[
+                    max(
+                        0, cursor.line - settings.memory.max_lines - settings.context.lookback_lines
+                    ) : cursor.line
+                ]
+            ),
+        )
+        if self.earlier is None or self.earlier[0] != depends:
+            self.earlier = (depends, earlier_pieces(text, cursor.line, settings.memory))
+        pieces = window_pieces(document, cursor, settings.memory, self.earlier[1])
+        before_line = next(
+            (i for i in range(len(pieces)) if pieces[i].line == cursor.line), len(pieces)
+        )
+        # The LRU of units is refreshed by walking: walk again before it could drop them.
+        walk_depends = (self.earlier[0], pieces[0] if pieces else None, before_line)
+        walked = self.walked
+        if (
+            walked is None
+            or walked[0] != walk_depends
+            or self.added_pairs - walked[1].added_pairs > settings.memory.max_pairs // 2
+        ):
+            start = Walk([], None, PARAGRAPH_SYMBOL, None, self.added_pairs)
+            walked = (walk_depends, self.walk(engine, document, pieces[:before_line], start))
+            self.walked = walked
+        here = self.walk(engine, document, pieces[before_line:], walked[1])
+        units = walked[1].units + here.units
+        if not _same_units(units[:-1], self.last_units[:-1]):
+            replaced, spare = self.stable, engine.spare_rows
+            self.stable = reassembled(replaced, self.last_units[:-1], units[:-1], self.dim, spare)
+            spare.give_back(replaced)
+        if not _same_units(units[-1:], self.last_units[-1:]):
+            self.tail = assemble(units[-1:], self.dim)
+        self.last_units = units
+        self.tail_source = here.source
+        return self.blocks
+
+    def walk(
+        self, engine: Engine, document: DocumentState, pieces: list[Piece], start: Walk
+    ) -> Walk:
+        """The units of `pieces` (in text order), from where `start` left off."""
+        units: list[Unit] = []
+        key, before, source = start.key, start.before, start.source
         paragraph = (engine.vocab.id_of(PARAGRAPH_SYMBOL),)
         text = document.text
-        source: tuple[tuple[Key, str], str] | None = None
         for piece in pieces:
             content = text.content(piece.line)
             if piece.start == 0 and not content.strip():
@@ -570,15 +662,21 @@ class DocumentMemory:
             unit = self.unit(engine, document, *source)
             units.append(unit)
             key, before = unit.end_key, unit.end_token
-        if not _same_units(units[:-1], self.last_units[:-1]):
-            replaced, spare = self.stable, engine.spare_rows
-            self.stable = reassembled(replaced, self.last_units[:-1], units[:-1], self.dim, spare)
-            spare.give_back(replaced)
-        if not _same_units(units[-1:], self.last_units[-1:]):
-            self.tail = assemble(units[-1:], self.dim)
-        self.last_units = units
-        self.tail_source = source
-        return self.blocks
+        return Walk(units, key, before, source, start.added_pairs)
+
+
+@dataclass(frozen=True)
+class Walk:
+    """Units walked over pieces, and where the walk stands after them."""
+
+    units: list[Unit]
+    key: Key | None
+    """The context after the last piece (None: nothing walked yet)."""
+    before: str
+    source: tuple[tuple[Key, str], str] | None
+    """(start, text) of the last unit."""
+    added_pairs: int
+    """`DocumentMemory.added_pairs` when the walk began."""
 
 
 def _same_units(units: list[Unit], others: list[Unit]) -> bool:

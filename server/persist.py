@@ -56,8 +56,7 @@ def block_rows(block: MemoryBlock) -> tuple[np.ndarray, list[str], list[str], li
     counts = np.diff(block.starts).tolist()
     words = [word for word, count in zip(block.words, counts) for _ in range(count)]
     written = [spelled for spelled, count in zip(block.written, counts) for _ in range(count)]
-    names = {i: token for token, i in block.tokens.items()}
-    previous = [names.get(i, "") for i in block.previous.tolist()]
+    previous = [block.tokens[i] if i >= 0 else "" for i in block.previous.tolist()]
     return block.vectors, words, written, previous
 
 

@@ -285,7 +285,7 @@ def test_long_lines_split_into_stable_pieces() -> None:
 
 def assert_same_block(block: memory.MemoryBlock, expected: memory.MemoryBlock) -> None:
     assert block.words == expected.words and block.written == expected.written
-    assert list(block.tokens.items()) == list(expected.tokens.items())
+    assert block.tokens == expected.tokens
     for name in ("vectors", "starts", "previous", "positions"):
         got, want = getattr(block, name), getattr(expected, name)
         assert got.dtype == want.dtype and np.array_equal(got, want), name
