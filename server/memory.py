@@ -369,9 +369,25 @@ def combine_mass(
     return {word: (mass / norm, written) for mass, word, written in candidates[:MOST_WORDS]}
 
 
+PieceTokens = tuple[tuple[str, str | None], ...]
+_last_piece: list[tuple[str, PieceTokens]] = [("", ())]
+"""The last piece tokenized: the cursor's piece, one word shorter, when a word was typed."""
+
+
 @lru_cache(maxsize=1 << 12)  # bounded: 16k pieces grew a server jumping around by ~50 MB
-def piece_tokens(text: str) -> tuple[tuple[str, str | None], ...]:
+def piece_tokens(text: str) -> PieceTokens:
     """(folded, as written for words else None) for every token of a piece."""
+    last_text, last_tokens = _last_piece[0]
+    # No token spans a space or tab, so text cut after one tokenizes as its two parts.
+    if last_text[-1:] in (" ", "\t") and text.startswith(last_text):
+        tokens = last_tokens + _tokens_of(text[len(last_text) :])
+    else:
+        tokens = _tokens_of(text)
+    _last_piece[0] = (text, tokens)
+    return tokens
+
+
+def _tokens_of(text: str) -> PieceTokens:
     return tuple(
         (token.folded, token.text if token.kind == "word" else None) for token in iter_tokens(text)
     )

@@ -340,3 +340,13 @@ def test_the_stable_block_moving_down_long_documents_equals_a_fresh_one(
     for document in documents:
         fresh = DocumentState.open("mem://fresh", document.source)
         assert words_at_end(engine, document) == words_at_end(fresh_engine, fresh)
+
+
+@settings(max_examples=500, deadline=None)
+@given(first=st.text(), space=st.sampled_from(["", " ", "\t", "  ", "\n"]), rest=st.text())
+def test_a_piece_tokenized_after_its_start_tokenizes_like_a_whole_one(first, space, rest) -> None:
+    """piece_tokens reuses the tokens of the piece tokenized just before when it is a prefix
+    ending in a space or tab (the cursor's piece, one word shorter)."""
+    memory.piece_tokens.cache_clear()
+    memory.piece_tokens(first + space)
+    assert memory.piece_tokens(first + space + rest) == memory._tokens_of(first + space + rest)
