@@ -63,17 +63,25 @@ def _section_speed(results: dict, out: Path) -> list[str]:
     report.plot_growth(results["growth"], out / "growth.png")
     lines = ["## Speed (over stdio, a real JSON-RPC client)", ""]
     lines += _latency_lines(results.get("latency") or {})
+    growth = results["growth"]
+    at_once, paced = growth[0]["latency_ms"]["n"], (growth[0].get("paced_ms") or {}).get("n", 0)
     lines += [
-        "Latency per keystroke (didChange + completion, ms) while typing at the end of a document:",
+        "Latency per keystroke (didChange + completion, ms) while typing held-out prose at the end "
+        f"of a document: {at_once:.0f} keystrokes at once (each sent when the last answer came), "
+        f"then {paced:.0f} at a typist's pace (50 ms from an answer to the next keystroke):",
         "",
-        "| document words | open + first completion, s | p50 | p95 | p99 |",
-        "|---:|---:|---:|---:|---:|",
+        "| document words | open + first completion, s | p50 | p95 | p99 | max "
+        "| after a space: p50 | p99 | 50 ms apart: p50 | p99 |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for point in results["growth"]:
-        ms = point["latency_ms"]
+    for point in growth:
+        ms, space = point["latency_ms"], point.get("after_space_ms") or {}
+        pace = point.get("paced_ms") or {}
         lines.append(
             f"| {point['words']:,} | {point['open_seconds']:.2f} | {ms['p50']:.2f} | "
-            f"{ms['p95']:.2f} | {ms['p99']:.2f} |"
+            f"{ms['p95']:.2f} | {ms['p99']:.2f} | {_ms(ms.get('max'))} | "
+            f"{_ms(space.get('p50'))} | {_ms(space.get('p99'))} | "
+            f"{_ms(pace.get('p50'))} | {_ms(pace.get('p99'))} |"
         )
     cold, memory = results["cold_start"], results["memory"]
     lines += [
@@ -89,6 +97,10 @@ def _section_speed(results: dict, out: Path) -> list[str]:
         "",
     ]
     return lines
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _latency_lines(latency: dict) -> list[str]:

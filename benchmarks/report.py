@@ -150,7 +150,11 @@ def plot_growth(points: list[dict], path: Path) -> None:
     figure, axes = plt.subplots(figsize=(7, 4.5))
     words = [p["words"] for p in points]
     for key in ("p50", "p95", "p99"):
-        axes.plot(words, [p["latency_ms"][key] for p in points], marker="o", label=key)
+        axes.plot(words, [p["latency_ms"][key] for p in points], marker="o", label=f"{key} at once")
+    if all(p.get("paced_ms") for p in points):
+        for key in ("p50", "p99"):
+            axes.plot(words, [p["paced_ms"][key] for p in points], marker="s", linestyle="--",
+                      label=f"{key}, 50 ms apart")  # fmt: skip
     axes.set_xscale("log")
     axes.set_xlabel("document length, words")
     axes.set_ylabel("keystroke latency over stdio, ms")

@@ -172,12 +172,27 @@ def run_speed_section(plan: Plan, results: dict) -> None:
     bundle = str(plan.bundle)
     sources = list(plan.texts.values())
     sizes = [1_000, 10_000] if plan.quick else [1_000, 10_000, 100_000, 1_000_000]
-    typed = "the state of the union " * (1 if plan.quick else 12)
-    results["growth"] = speed.growth_to_json(speed.growth(bundle, sources, sizes, typed))
+    # Held-out prose typed at the end of documents made of the other held-out paragraphs.
+    paragraphs = held_out_paragraphs(plan)
+    text = "\n\n".join(paragraphs[1::8])
+    typed, paced = (text[:100], text[100:120]) if plan.quick else (text[:1500], text[1500:1900])
+    document = [paragraph for number, paragraph in enumerate(paragraphs) if number % 8 != 1]
+    points = speed.growth(bundle, document, sizes, typed, paced, pace_seconds=0.05)
+    results["growth"] = speed.growth_to_json(points)
     results["cold_start"] = speed.cold_start(bundle, 1 if plan.quick else 3)
     documents, words = (2, 2_000) if plan.quick else (20, 50_000)
     results["memory"] = speed.memory(bundle, sources, documents, words)
     results["latency"] = run_latency(plan)
+
+
+def held_out_paragraphs(plan: Plan) -> list[str]:
+    """The held-out texts' paragraphs, each on one line."""
+    return [
+        " ".join(p.split())
+        for path in plan.texts.values()
+        for p in path.read_text(encoding="utf-8").split("\n\n")
+        if p.strip()
+    ]
 
 
 def run_latency(plan: Plan) -> dict:
@@ -187,12 +202,7 @@ def run_latency(plan: Plan) -> dict:
 
     import latency
 
-    paragraphs = [
-        " ".join(p.split())
-        for path in plan.texts.values()
-        for p in path.read_text(encoding="utf-8").split("\n\n")
-        if p.strip()
-    ]
+    paragraphs = held_out_paragraphs(plan)
     chars = 400 if plan.quick else 3000
     text = "\n\n".join(paragraphs)[:chars]
     typing = asyncio.run(latency.typing_run(str(plan.bundle), text, None))

@@ -2,7 +2,9 @@
 
 - `growth`: per-keystroke latency (one incremental didChange + one completion request, timed
   from sending the change to reading the answer) while typing at the end of documents of
-  1k .. 1M words. It should stay flat: the work per keystroke is bounded.
+  1k .. 1M words, at once (each keystroke sent as soon as the last answer came) and at a
+  typist's pace (50 ms from an answer to the next keystroke, so the server's pause-time
+  preparation runs). It should stay flat: the work per keystroke is bounded.
 - `cold_start`: from starting the process to the first completion's answer (initialize,
   initialized, didOpen, completion), the median of a few starts.
 - `memory`: the server's resident memory (VmRSS, and its peak VmHWM) after opening 20
@@ -27,6 +29,11 @@ def words_of_text(sources: list[Path], words: int) -> str:
     paragraphs = [
         p for path in sources for p in path.read_text(encoding="utf-8").split("\n\n") if p.strip()
     ]
+    return words_of_paragraphs(paragraphs, words)
+
+
+def words_of_paragraphs(paragraphs: list[str], words: int) -> str:
+    """About `words` words of the paragraphs, repeated as often as needed."""
     chosen: list[str] = []
     count = 0
     for paragraph in _cycle(paragraphs):
@@ -108,6 +115,7 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
         "p50": float(np.percentile(ms, 50)),
         "p95": float(np.percentile(ms, 95)),
         "p99": float(np.percentile(ms, 99)),
+        "max": float(ms.max()),
         "mean": float(ms.mean()),
         "n": len(ms),
     }
@@ -118,24 +126,44 @@ class GrowthPoint:
     words: int
     open_seconds: float
     latency_ms: dict[str, float]
+    """Typing at once."""
+    after_space_ms: dict[str, float]
+    """The keystrokes of `latency_ms` that typed a space (a word was finished)."""
+    paced_ms: dict[str, float] | None = None
+    """Typing at a typist's pace (`pace_seconds` from an answer to the next keystroke)."""
 
 
 def growth(
-    bundle: str | None, sources: list[Path], sizes: list[int], typed: str
+    bundle: str | None,
+    paragraphs: list[str],
+    sizes: list[int],
+    typed: str,
+    paced: str = "",
+    pace_seconds: float = 0.05,
 ) -> list[GrowthPoint]:
-    """Keystroke latency at the end of documents of each size (one server, one document each)."""
+    """Keystroke latency at the end of documents of each size, made of `paragraphs` (one
+    server, one document each): `typed` at once, then `paced` with a pause before each
+    keystroke. The typed text should not be in the paragraphs: typed again, its states would
+    be found cached."""
     server = Server(bundle)
     points: list[GrowthPoint] = []
     try:
         for size in sizes:
             uri = f"file:///bench/growth-{size}.txt"
-            text = words_of_text(sources, size)
+            text = words_of_paragraphs(paragraphs, size)
             started = time.perf_counter()
             server.open(uri, text)
             server.complete(uri)
             opened = time.perf_counter() - started
             times = [server.keystroke(uri, char) for char in typed]
-            points.append(GrowthPoint(size, opened, percentiles(times)))
+            spaces = [seconds for seconds, char in zip(times, typed) if char == " "]
+            paced_times = []
+            for char in paced:
+                time.sleep(pace_seconds)
+                paced_times.append(server.keystroke(uri, char))
+            point = GrowthPoint(size, opened, percentiles(times), percentiles(spaces or times))
+            point.paced_ms = percentiles(paced_times) if paced_times else None
+            points.append(point)
             server.client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
     finally:
         server.close()
