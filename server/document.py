@@ -97,6 +97,13 @@ class DocumentText:
 
     lines: list[str] = field(default_factory=lambda: [""])
     fence_lines: list[int] = field(default_factory=list)
+    edits: int = 0
+    """Edits applied since the text was made (`replace` calls)."""
+    last_edit: tuple[int, int, int] | None = None
+    """(first, last) lines the last edit replaced, and how many lines it put there."""
+
+    def copy(self) -> DocumentText:
+        return DocumentText(list(self.lines), list(self.fence_lines), self.edits, self.last_edit)
 
     @classmethod
     def from_text(cls, text: str) -> DocumentText:
@@ -140,6 +147,8 @@ class DocumentText:
             new_lines.pop()  # merged ends with a line end: the next line goes on as before
         self.lines[first : last + 1] = new_lines
         self._update_fences(first, last, new_lines)
+        self.edits += 1
+        self.last_edit = (first, last, len(new_lines))
         return first, last
 
     def _update_fences(self, first: int, last: int, new_lines: list[str]) -> None:

@@ -2,7 +2,7 @@
 
 In-process API (the language server, `nextword complete` and the evaluation all use it):
 
-    from nextword.server.document import DocumentState
+    from nextword.server.document import DocumentState, DocumentText
     from nextword.server.engine import Engine, load_engine
 
     engine = load_engine()                   # default bundle; load_engine(path, settings)
@@ -48,12 +48,15 @@ from nextword.server.context import (
     paragraph_tokens,
     suppressed,
 )
-from nextword.server.document import DocumentState
+from nextword.server.document import DocumentState, DocumentText
 from nextword.server.full_scan import FullScan
 from nextword.server.limits import RecentDocuments
 from nextword.server.memory import (
+    MemoryBlock,
+    MemoryState,
     SpareRows,
     WorkspaceMemory,
+    document_memory,
     memory_blocks,
     memory_bonuses,
     mixed_scores,
@@ -189,6 +192,7 @@ class Engine:
         self.searches: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self.evidences: OrderedDict[tuple, Evidence] = OrderedDict()
         self.recent_word_ids: dict[str, int] = {}
+        self.prepared: PreparedSpace | None = None
         self.recent = RecentDocuments(self.settings.cached_documents)  # limits.py
         self.workspace_memory = WorkspaceMemory()
         self.spare_rows = SpareRows()
@@ -236,6 +240,8 @@ class Engine:
             states.clear()
         document.caches.pop("memory", None)
         self.workspace_memory.drop(document.uri)
+        if self.prepared is not None and self.prepared.text is document.text:
+            self.prepared = None
 
     # -- the network ----------------------------------------------------------------------------
 
@@ -534,11 +540,16 @@ class Engine:
 
     # -- the whole request ----------------------------------------------------------------------
 
-    def complete_cursor(self, document: DocumentState, cursor: Cursor) -> list[Completion]:
+    def complete_cursor(
+        self, document: DocumentState, cursor: Cursor, blocks: list[MemoryBlock] | None = None
+    ) -> list[Completion]:
+        """The completions at the cursor; `blocks`: the memory's (default: the document's,
+        brought up to the cursor)."""
         limits = self.settings.context
         key = self.context_key(cursor.tokens, cursor.truncated)
         prediction = self.prediction(document, key)
-        blocks = memory_blocks(self, document, cursor)
+        if blocks is None:
+            blocks = memory_blocks(self, document, cursor)
         candidates = self.rank(
             prediction,
             cursor.prefix,
@@ -601,15 +612,80 @@ class Engine:
             self.search_everything(prediction, self.query(prediction)[0], k)
             if self.ngram_evidence(prediction, 0, self.vocab.n_words) is not None:
                 self.log_total(prediction)
+        self.prepare_completion_after_space(document, line, column)
         return True
+
+    def prepare_completion_after_space(
+        self, document: DocumentState, line: int, column: int
+    ) -> None:
+        """The whole completion for the text with a space typed at (line, column), kept for the
+        request that comes when the user types it (`PreparedSpace`). Not with the workspace or
+        persisted memory on: other documents' words may change before then."""
+        memory = self.settings.memory
+        if memory.workspace or memory.persist:
+            return
+        before, after = document.text, document.text.copy()
+        after.replace((line, column), (line, column), " ")
+        cursor = analyse_cursor(after, line, column + 1, self.settings.context)
+        if cursor is None:
+            return
+        # The document itself, not a copy, reads the text with the space for the time of this
+        # call: its caches are keyed by content, and a second document of the same URI would
+        # count as that document reopened (RecentDocuments drops the caches of the first).
+        document.text = after
+        try:
+            state = None
+            if memory.enabled and self.index is not None:
+                state = document_memory(self, document).state_at(self, document, cursor)
+            blocks = [] if state is None else [state.stable, state.tail]
+            completions = self.complete_cursor(document, cursor, blocks)
+        finally:
+            document.text = before
+        self.prepared = PreparedSpace(
+            before, after, (line, column + 1), self.settings, completions, state
+        )
 
     def complete(self, document: DocumentState, line: int, column: int) -> list[Completion]:
         """Completions at (line, column) in code points; [] where none make sense."""
         self.stats.completions += 1
+        prepared = self.prepared
+        if prepared is not None and prepared.answers(document.text, line, column, self.settings):
+            if prepared.memory is not None:
+                document_memory(self, document).adopt(prepared.memory, self.spare_rows)
+            return list(prepared.completions)
         cursor = analyse_cursor(document.text, line, column, self.settings.context)
         if cursor is None:
             return []
         return self.complete_cursor(document, cursor)
+
+
+@dataclass(frozen=True)
+class PreparedSpace:
+    """A completion computed while the user paused, for the text with one more space typed
+    (`Engine.prepare_completion_after_space`). It answers a request when the document has
+    that text: one edit since, to the same line, which now reads as the prepared one (every
+    other line is untouched), with the same settings."""
+
+    text: DocumentText
+    """The document's text when prepared (the object, which edits change in place)."""
+    after: DocumentText
+    """Its copy with the space typed."""
+    position: tuple[int, int]
+    settings: Settings
+    completions: list[Completion]
+    memory: MemoryState | None
+    """The document memory's blocks for that text, adopted when the completion is used."""
+
+    def answers(self, text: DocumentText, line: int, column: int, settings: Settings) -> bool:
+        after = self.after
+        return (
+            text is self.text
+            and settings is self.settings
+            and text.edits == after.edits
+            and text.last_edit == after.last_edit
+            and text.clamp(line, column) == self.position
+            and text.lines[self.position[0]] == after.lines[self.position[0]]
+        )
 
 
 def remember(

@@ -611,21 +611,49 @@ class DocumentMemory:
 
     def update(self, engine: Engine, document: DocumentState, cursor: Cursor) -> list[MemoryBlock]:
         """The blocks for the text before the cursor's word."""
+        units, source = self.window_units(engine, document, cursor)
+        if not _same_units(units[:-1], self.last_units[:-1]):
+            replaced, spare = self.stable, engine.spare_rows
+            self.stable = reassembled(replaced, self.last_units[:-1], units[:-1], self.dim, spare)
+            spare.give_back(replaced)
+        if not _same_units(units[-1:], self.last_units[-1:]):
+            self.tail = assemble(units[-1:], self.dim)
+        self.last_units = units
+        self.tail_source = source
+        return self.blocks
+
+    def state_at(self, engine: Engine, document: DocumentState, cursor: Cursor) -> MemoryState:
+        """What `update` would make of the blocks, without changing them (for a text the
+        document does not have yet: `adopt` it when it does)."""
+        units, source = self.window_units(engine, document, cursor)
+        stable, tail = self.stable, self.tail
+        if not _same_units(units[:-1], self.last_units[:-1]):
+            stable = assemble(units[:-1], self.dim)
+        if not _same_units(units[-1:], self.last_units[-1:]):
+            tail = assemble(units[-1:], self.dim)
+        return MemoryState(units, source, stable, tail)
+
+    def adopt(self, state: MemoryState, spare: SpareRows) -> None:
+        """Take the blocks `state_at` made, now that the document has that text."""
+        if state.stable is not self.stable:
+            spare.give_back(self.stable)
+        self.last_units, self.tail_source = state.units, state.source
+        self.stable, self.tail = state.stable, state.tail
+
+    def window_units(
+        self, engine: Engine, document: DocumentState, cursor: Cursor
+    ) -> tuple[list[Unit], tuple[tuple[Key, str], str] | None]:
+        """The units of the window's pieces, and the (start, text) of the last one."""
         settings = engine.settings
         text = document.text
         # Typing changes only the cursor's line: what the lines before it give (their pieces,
         # and the units of those in the window) is kept while those lines are the same strings.
+        reach = settings.memory.max_lines + settings.context.lookback_lines
         depends = (
             cursor.line,
             settings.memory,
             settings.context,
-            tuple(
-                text.lines[
-                    max(
-                        0, cursor.line - settings.memory.max_lines - settings.context.lookback_lines
-                    ) : cursor.line
-                ]
-            ),
+            tuple(text.lines[max(0, cursor.line - reach) : cursor.line]),
         )
         if self.earlier is None or self.earlier[0] != depends:
             self.earlier = (depends, earlier_pieces(text, cursor.line, settings.memory))
@@ -645,16 +673,7 @@ class DocumentMemory:
             walked = (walk_depends, self.walk(engine, document, pieces[:before_line], start))
             self.walked = walked
         here = self.walk(engine, document, pieces[before_line:], walked[1])
-        units = walked[1].units + here.units
-        if not _same_units(units[:-1], self.last_units[:-1]):
-            replaced, spare = self.stable, engine.spare_rows
-            self.stable = reassembled(replaced, self.last_units[:-1], units[:-1], self.dim, spare)
-            spare.give_back(replaced)
-        if not _same_units(units[-1:], self.last_units[-1:]):
-            self.tail = assemble(units[-1:], self.dim)
-        self.last_units = units
-        self.tail_source = here.source
-        return self.blocks
+        return walked[1].units + here.units, here.source
 
     def walk(
         self, engine: Engine, document: DocumentState, pieces: list[Piece], start: Walk
@@ -679,6 +698,16 @@ class DocumentMemory:
             units.append(unit)
             key, before = unit.end_key, unit.end_token
         return Walk(units, key, before, source, start.added_pairs)
+
+
+@dataclass(frozen=True)
+class MemoryState:
+    """A document memory's window units and blocks, for one text and cursor."""
+
+    units: list[Unit]
+    source: tuple[tuple[Key, str], str] | None
+    stable: MemoryBlock
+    tail: MemoryBlock
 
 
 @dataclass(frozen=True)

@@ -122,15 +122,20 @@ def test_incremental_equals_fresh(initial: str, edit_list) -> None:
 @given(initial=texts, edit_list=edits, prepare=st.booleans())
 def test_typing_a_character_at_a_time_equals_fresh(initial: str, edit_list, prepare: bool) -> None:
     """Typing the final text into an empty document, asking at every keystroke (and, with
-    `prepare`, preparing a space after each one, as the server does when the user pauses)."""
+    `prepare`, preparing a space after each one, as the server does when the user pauses: then
+    every answer, prepared or not, is compared with a fresh engine's)."""
     _, text = run_edits(shared_engine, initial, edit_list)
     document = DocumentState.open("mem://typed", "")
     for offset, char in enumerate(text):
         position = position_of(text[:offset], offset)
         document.edit(position, position, char)
         cursor = position_of(text[: offset + 1], offset + 1)
-        shared_engine.complete(document, *cursor)
+        completions = shared_engine.complete(document, *cursor)
         if prepare:
+            fresh = DocumentState.open("mem://fresh", text[: offset + 1])
+            assert completions == Engine(shared_engine.bundle, TEST_SETTINGS).complete(
+                fresh, *cursor
+            ), (text[: offset + 1], cursor)
             shared_engine.prepare_next_word(document, *cursor)
     assert document.source == text
     assert_equals_fresh(shared_engine, document, text, all_positions(text)[-40:])

@@ -37,10 +37,13 @@ def engine_with(bundle=TINY_BUNDLE, **memory) -> Engine:
     return load_engine(bundle, settings)
 
 
-def words_at_end(engine: Engine, document: DocumentState) -> list[str]:
+def end_of(document: DocumentState) -> tuple[int, int]:
     last = len(document.text) - 1
-    column = len(document.text.content(last))
-    return [completion.text for completion in engine.complete(document, last, column)]
+    return last, len(document.text.content(last))
+
+
+def words_at_end(engine: Engine, document: DocumentState) -> list[str]:
+    return [completion.text for completion in engine.complete(document, *end_of(document))]
 
 
 @pytest.fixture(scope="module")
@@ -314,16 +317,26 @@ def test_an_extended_block_equals_one_made_at_once(old, new, cut, into_buffer) -
     assert_same_block(extended, expected)
 
 
+@pytest.mark.parametrize("prepare", [False, True])
 def test_the_stable_block_moving_down_long_documents_equals_a_fresh_one(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, prepare: bool
 ) -> None:
     """Two documents typed in turn, with a window so small that every line moves it: each
     stable block is extended (its first pairs dropped, new ones appended) into memory that
-    the other document's replaced blocks gave back, and must equal one assembled afresh."""
+    the other document's replaced blocks gave back, and must equal one assembled afresh. With
+    `prepare`, a space is prepared after every keystroke (the blocks made for it are adopted
+    when it comes, dropped when another key comes)."""
     engine = engine_with(max_pairs=24, max_lines=6)
     extended: list[int] = []
     original = memory.extended_block
     monkeypatch.setattr(memory, "extended_block", lambda *a: extended.append(a[1]) or original(*a))
+    adopted: list[bool] = []  # whether the adopted state moved the stable block
+    adopt = memory.DocumentMemory.adopt
+    monkeypatch.setattr(
+        memory.DocumentMemory,
+        "adopt",
+        lambda self, *a: adopted.append(a[0].stable is not self.stable) or adopt(self, *a),
+    )
     documents = [DocumentState.open(f"mem://moving-{n}", "") for n in range(2)]
     for number in range(14):
         for document in documents:
@@ -332,10 +345,15 @@ def test_the_stable_block_moving_down_long_documents_equals_a_fresh_one(
                 column = len(document.text.content(line))
                 document.edit((line, column), (line, column), char)
                 words_at_end(engine, document)
+                if prepare:
+                    engine.prepare_next_word(document, *end_of(document))
                 kept = document.caches["memory"]
                 fresh_block = assemble(kept.last_units[:-1], engine.bundle.output_dim)
                 assert_same_block(kept.stable, fresh_block)
-    assert len(extended) > 20 and sum(drop > 0 for drop in extended) > 10
+    if prepare:  # the stable blocks moved when a prepared space came, made in the pause
+        assert len(adopted) > 20 and sum(adopted) > 10
+    else:
+        assert len(extended) > 20 and sum(drop > 0 for drop in extended) > 10
     fresh_engine = engine_with(max_pairs=24, max_lines=6)
     for document in documents:
         fresh = DocumentState.open("mem://fresh", document.source)

@@ -63,6 +63,45 @@ def test_a_prepared_space_runs_no_step_and_no_scan(engine: Engine, word: str) ->
     assert completions and completions == fresh_completions(engine, word + " ")
 
 
+def test_the_prepared_space_is_answered_with_the_completion_kept(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = DocumentState.open("mem://a", "Zorblat met the keeper.\nThe keeper met Zorblat")
+    engine.complete(document, *end_of(document))
+    assert engine.prepare_next_word(document, *end_of(document))
+    computed: list[int] = []
+    complete_cursor = engine.complete_cursor
+    monkeypatch.setattr(
+        engine, "complete_cursor", lambda *a: computed.append(1) or complete_cursor(*a)
+    )
+    completions = engine.complete(document, *type_text(document, " "))
+    assert completions and computed == []
+    assert completions == fresh_completions(engine, document.source)
+    # The memory took the blocks made for that text: the next word is completed as afresh.
+    assert engine.complete(document, *type_text(document, "an")) == fresh_completions(
+        engine, document.source
+    )
+    assert computed == [1]
+
+
+@pytest.mark.parametrize("typed", ["s", "  ", "\n"])
+def test_a_prepared_space_is_not_used_for_another_keystroke(engine: Engine, typed: str) -> None:
+    document = DocumentState.open("mem://a", "the government")
+    engine.complete(document, *end_of(document))
+    assert engine.prepare_next_word(document, *end_of(document))
+    position = type_text(document, typed)
+    assert engine.complete(document, *position) == fresh_completions(engine, document.source)
+
+
+def test_a_prepared_space_is_not_used_after_an_edit_elsewhere(engine: Engine) -> None:
+    document = DocumentState.open("mem://a", "the house\nthe government")
+    assert engine.prepare_next_word(document, *end_of(document))
+    document.edit((0, 4), (0, 9), "senate")
+    position = type_text(document, " ")
+    assert engine.complete(document, *position) == fresh_completions(engine, document.source)
+    assert position == end_of(document)
+
+
 def test_without_preparing_the_space_does_the_work(engine: Engine) -> None:
     """The counterpart of the test above: the counters do see the work when it is not done
     before (so that test can fail)."""
