@@ -38,6 +38,7 @@ import bisect
 import itertools
 import re
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import repeat
@@ -378,8 +379,9 @@ _last_piece: list[tuple[str, PieceTokens]] = [("", ())]
 def piece_tokens(text: str) -> PieceTokens:
     """(folded, as written for words else None) for every token of a piece."""
     last_text, last_tokens = _last_piece[0]
-    # No token spans a space or tab, so text cut after one tokenizes as its two parts.
-    if last_text[-1:] in (" ", "\t") and text.startswith(last_text):
+    # Without line feeds (paragraph breaks, which take in the spaces around them), no token
+    # spans a space or tab: text cut after one tokenizes as its two parts.
+    if last_text[-1:] in (" ", "\t") and text.startswith(last_text) and "\n" not in text:
         tokens = last_tokens + _tokens_of(text[len(last_text) :])
     else:
         tokens = _tokens_of(text)
@@ -431,17 +433,29 @@ def line_pieces(text: DocumentText, line: int, end: int | None = None) -> list[P
     ]
 
 
-def earlier_pieces(text: DocumentText, line: int, settings: MemorySettings) -> list[PieceEntry]:
+def earlier_pieces(
+    text: DocumentText,
+    line: int,
+    settings: MemorySettings,
+    known: list[PieceEntry] | None = None,
+) -> list[PieceEntry]:
     """The pieces of the lines before `line` that a window ending on it could reach, nearest
-    first: back `max_lines` lines, and up to the first past `max_pairs` words."""
+    first: back `max_lines` lines, and up to the first past `max_pairs` words. `known`: this
+    for `line - 1`, when no line before that one changed since (then only it is read)."""
+    first = line - settings.max_lines  # the last line out of reach
+    if known is None:
+        lines = range(line - 1, max(-1, first), -1)
+        found: Iterator[PieceEntry] = (e for number in lines for e in line_pieces(text, number))
+    else:
+        latest = line_pieces(text, line - 1) if line - 1 > first else []
+        found = itertools.chain(latest, (entry for entry in known if entry[0].line > first))
     entries: list[PieceEntry] = []
     words = 0
-    for number in range(line - 1, max(-1, line - settings.max_lines), -1):
-        for entry in line_pieces(text, number):
-            entries.append(entry)
-            words += entry[2]
-            if words > settings.max_pairs:
-                return entries
+    for entry in found:
+        entries.append(entry)
+        words += entry[2]
+        if words > settings.max_pairs:
+            break
     return entries
 
 
@@ -550,8 +564,8 @@ class DocumentMemory:
         """Pairs ever put in `units` (it only grows): how far the LRU has moved on."""
         self.earlier: tuple[tuple, list[PieceEntry]] | None = None
         """(what it depends on, `earlier_pieces` for the cursor's line)."""
-        self.walked: tuple[tuple, Walk] | None = None
-        """(what it depends on, the walk over the window's pieces before the cursor's line)."""
+        self.walked: Walked | None = None
+        """The walk over the window's pieces before the cursor's line."""
 
     def __len__(self) -> int:
         return len(self.stable) + len(self.tail)
@@ -655,25 +669,51 @@ class DocumentMemory:
             settings.context,
             tuple(text.lines[max(0, cursor.line - reach) : cursor.line]),
         )
-        if self.earlier is None or self.earlier[0] != depends:
-            self.earlier = (depends, earlier_pieces(text, cursor.line, settings.memory))
+        previous = self.earlier
+        moved_down = previous is not None and _one_line_on(previous[0], depends)
+        if previous is None or previous[0] != depends:
+            known = previous[1] if moved_down and previous is not None else None
+            self.earlier = (depends, earlier_pieces(text, cursor.line, settings.memory, known))
+        assert self.earlier is not None
         pieces = window_pieces(document, cursor, settings.memory, self.earlier[1])
         before_line = next(
             (i for i in range(len(pieces)) if pieces[i].line == cursor.line), len(pieces)
         )
-        # The LRU of units is refreshed by walking: walk again before it could drop them.
         walk_depends = (self.earlier[0], pieces[0] if pieces else None, before_line)
         walked = self.walked
-        if (
-            walked is None
-            or walked[0] != walk_depends
-            or self.added_pairs - walked[1].added_pairs > settings.memory.max_pairs // 2
+        # The LRU of units is refreshed by walking: walk again before it could drop them.
+        if walked is not None and (
+            self.added_pairs - walked.walk.added_pairs > settings.memory.max_pairs // 2
         ):
+            walked = None
+        if walked is not None and walked.depends != walk_depends:
+            # A new line (Enter): the walk over the lines above goes on over the last one.
+            done = len(walked.pieces)
+            if (
+                moved_down
+                and previous is not None
+                and walked.depends[0] == previous[0]
+                and pieces[:done] == walked.pieces
+                and done <= before_line
+            ):
+                more = self.walk(engine, document, pieces[done:before_line], walked.walk)
+                walk = Walk(
+                    walked.walk.units + more.units,
+                    more.key,
+                    more.before,
+                    more.source,
+                    walked.walk.added_pairs,
+                )
+                walked = Walked(walk_depends, pieces[:before_line], walk)
+            else:
+                walked = None
+        if walked is None:
             start = Walk([], None, PARAGRAPH_SYMBOL, None, self.added_pairs)
-            walked = (walk_depends, self.walk(engine, document, pieces[:before_line], start))
-            self.walked = walked
-        here = self.walk(engine, document, pieces[before_line:], walked[1])
-        return walked[1].units + here.units, here.source
+            walk = self.walk(engine, document, pieces[:before_line], start)
+            walked = Walked(walk_depends, pieces[:before_line], walk)
+        self.walked = walked
+        here = self.walk(engine, document, pieces[before_line:], walked.walk)
+        return walked.walk.units + here.units, here.source
 
     def walk(
         self, engine: Engine, document: DocumentState, pieces: list[Piece], start: Walk
@@ -698,6 +738,24 @@ class DocumentMemory:
             units.append(unit)
             key, before = unit.end_key, unit.end_token
         return Walk(units, key, before, source, start.added_pairs)
+
+
+def _one_line_on(old: tuple, new: tuple) -> bool:
+    """Whether `window_units`' `new` dependencies are the `old` ones with the cursor one line
+    further down and no line above the old cursor's changed (the old line may have)."""
+    if new[0] != old[0] + 1 or new[1:3] != old[1:3]:
+        return False
+    above = len(new[3]) - 1  # the lines both depend on: the new ones but the last
+    return above <= len(old[3]) and old[3][len(old[3]) - above :] == new[3][:above]
+
+
+@dataclass(frozen=True)
+class Walked:
+    """A walk over the window's pieces before the cursor's line, and what it depends on."""
+
+    depends: tuple
+    pieces: list[Piece]
+    walk: Walk
 
 
 @dataclass(frozen=True)
