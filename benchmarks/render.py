@@ -67,8 +67,9 @@ def _section_speed(results: dict, out: Path) -> list[str]:
     at_once, paced = growth[0]["latency_ms"]["n"], (growth[0].get("paced_ms") or {}).get("n", 0)
     lines += [
         "Latency per keystroke (didChange + completion, ms) while typing held-out prose at the end "
-        f"of a document: {at_once:.0f} keystrokes at once (each sent when the last answer came), "
-        f"then {paced:.0f} at a typist's pace (50 ms from an answer to the next keystroke):",
+        "of a document made of the other held-out paragraphs (so that the typed text's states are "
+        f"not found cached): {at_once:.0f} keystrokes at once (each sent when the last answer "
+        f"came), then {paced:.0f} at a typist's pace (50 ms from an answer to the next keystroke):",
         "",
         "| document words | open + first completion, s | p50 | p95 | p99 | max "
         "| after a space: p50 | p99 | 50 ms apart: p50 | p99 |",

@@ -10,9 +10,10 @@ Custom requests (for benchmarks and debugging): `nextword/ping` answers at once,
 `nextword/stats` returns the engine's counters (recurrent steps run, cache hits, cached states).
 
 While the user pauses (no edit for `PREPARE_AFTER_SECONDS` after a completion), the server
-prepares the keystroke after a space there (`Engine.prepare_next_word`: one recurrent step and
-the whole-vocabulary search), so that the slowest keystroke is answered from cache. An edit
-cancels a preparation not yet started; a message that comes while one runs waits ~1-2 ms.
+prepares the keystroke after a space there (`Engine.prepare_next_word`: the recurrent step, the
+whole-vocabulary search and the whole completion for the text with the space), so that the
+slowest keystroke is answered from what was kept. An edit cancels a preparation not yet started;
+a message that comes while one runs waits ~2-4 ms.
 """
 
 from __future__ import annotations

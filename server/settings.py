@@ -51,8 +51,9 @@ class Settings:
     cached_documents: int = 4
     """Documents that keep their caches (states, memory); older ones are rebuilt when used."""
     prepare_next_word: bool = True
-    """While the user pauses, compute what a space typed there will need (one recurrent step
-    and a search of the whole vocabulary), so the keystroke after the space is fast."""
+    """While the user pauses, compute the completion a space typed there will get (one
+    recurrent step, a search of the whole vocabulary, the memory's blocks), so the keystroke
+    after the space is answered at once."""
     ranking: RankingWeights = field(default_factory=RankingWeights)
     ngrams: NgramSettings = field(default_factory=NgramSettings)
     """The bundle's corpus word counts, layered over the network (ngrams.py)."""
