@@ -2,7 +2,7 @@
 
 In-process API (the language server, `nextword complete` and the evaluation all use it):
 
-    from nextword.server.document import DocumentState, DocumentText
+    from nextword.server.document import DocumentState
     from nextword.server.engine import Engine, load_engine
 
     engine = load_engine()                   # default bundle; load_engine(path, settings)
@@ -642,7 +642,14 @@ class Engine:
         finally:
             document.text = before
         self.prepared = PreparedSpace(
-            before, after, (line, column + 1), self.settings, completions, state
+            before,
+            after.edits,
+            after.last_edit,
+            after.lines[line],
+            (line, column + 1),
+            self.settings,
+            completions,
+            state,
         )
 
     def complete(self, document: DocumentState, line: int, column: int) -> list[Completion]:
@@ -668,8 +675,11 @@ class PreparedSpace:
 
     text: DocumentText
     """The document's text when prepared (the object, which edits change in place)."""
-    after: DocumentText
-    """Its copy with the space typed."""
+    edits: int
+    last_edit: tuple[int, int, int] | None
+    """`text.edits` and `text.last_edit` once the space is typed."""
+    line: str
+    """The edited line once the space is typed."""
     position: tuple[int, int]
     settings: Settings
     completions: list[Completion]
@@ -677,14 +687,13 @@ class PreparedSpace:
     """The document memory's blocks for that text, adopted when the completion is used."""
 
     def answers(self, text: DocumentText, line: int, column: int, settings: Settings) -> bool:
-        after = self.after
         return (
             text is self.text
             and settings is self.settings
-            and text.edits == after.edits
-            and text.last_edit == after.last_edit
+            and text.edits == self.edits
+            and text.last_edit == self.last_edit
             and text.clamp(line, column) == self.position
-            and text.lines[self.position[0]] == after.lines[self.position[0]]
+            and text.lines[self.position[0]] == self.line
         )
 
 

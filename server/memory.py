@@ -517,24 +517,29 @@ class SpareRows:
         self.buffer: np.ndarray | None = None
 
     def _fits(self, rows: int, dim: int) -> bool:
+        """The spare holds `rows` rows, and not more than twice the memory they need (a small
+        document's block does not keep a large buffer)."""
         buffer = self.buffer
-        return buffer is not None and buffer.shape[0] >= rows and buffer.shape[1] == dim
+        capacity = self._capacity(rows)
+        return buffer is not None and buffer.shape[1] == dim and rows <= len(buffer) <= 2 * capacity
+
+    def _capacity(self, rows: int) -> int:
+        return -(-max(rows, 1) // self.ROWS_ROUNDED_TO) * self.ROWS_ROUNDED_TO
 
     def take(self, rows: int, dim: int) -> np.ndarray:
-        """A buffer of at least `rows` rows, no longer the spare."""
+        """A buffer of at least `rows` rows: the spare when it fits, else a new one."""
         if not self._fits(rows, dim):
-            capacity = -(-max(rows, 1) // self.ROWS_ROUNDED_TO) * self.ROWS_ROUNDED_TO
-            self.buffer = np.empty((capacity, dim), np.float32)
+            return np.empty((self._capacity(rows), dim), np.float32)
         buffer, self.buffer = self.buffer, None
         assert buffer is not None
         return buffer
 
     def ready(self, rows: int, dim: int) -> None:
-        """Have a spare of at least `rows` rows whose pages exist (written once), so that the
-        next rebuild faults none."""
+        """Have a spare that fits `rows` rows, its pages there (written once), so that the next
+        rebuild faults none."""
         if not self._fits(rows, dim):
-            self.buffer = self.take(rows, dim)
-            self.buffer.fill(0.0)
+            self.buffer = np.zeros((self._capacity(rows), dim), np.float32)
+            self.buffer.fill(0.0)  # np.zeros may leave the pages to be faulted on first write
 
     def give_back(self, block: MemoryBlock) -> None:
         """`block` is used by no one any more: its vectors' memory may be overwritten."""
