@@ -224,10 +224,16 @@ def analyse_cursor(
     return Cursor(line, word_start, column, prefix, tuple(tokens), truncated)
 
 
-def nearby_words(text: DocumentText, cursor: Cursor, limits: ContextLimits) -> dict[str, str]:
+def nearby_words(
+    text: DocumentText,
+    cursor: Cursor,
+    limits: ContextLimits,
+    around: dict[str, str] | None = None,
+) -> dict[str, str]:
     """Words written near the cursor, {folded: as first written}, nearest lines first.
 
-    The word being typed is left out (its typed part is not a word of the document).
+    The word being typed is left out (its typed part is not a word of the document). `around`:
+    `words_around` the cursor's line (computed when not given).
     """
     found: dict[str, str] = {}
     content = text.content(cursor.line)
@@ -239,12 +245,23 @@ def nearby_words(text: DocumentText, cursor: Cursor, limits: ContextLimits) -> d
     for piece in pieces:
         for folded, written in piece.words:
             found.setdefault(folded, written)
+    if around is None:
+        around = words_around(text, cursor.line, limits)
+    for folded, written in around.items():
+        found.setdefault(folded, written)
+    return found
+
+
+def words_around(text: DocumentText, line: int, limits: ContextLimits) -> dict[str, str]:
+    """The words of the lines near `line` (not of `line` itself), {folded: as first written},
+    nearest lines first."""
+    found: dict[str, str] = {}
     lines: list[str] = []
     for distance in range(1, max(limits.window_lines_before, limits.window_lines_after) + 1):
-        if distance <= limits.window_lines_before and cursor.line - distance >= 0:
-            lines.append(text.content(cursor.line - distance))
-        if distance <= limits.window_lines_after and cursor.line + distance < len(text):
-            lines.append(text.content(cursor.line + distance))
+        if distance <= limits.window_lines_before and line - distance >= 0:
+            lines.append(text.content(line - distance))
+        if distance <= limits.window_lines_after and line + distance < len(text):
+            lines.append(text.content(line + distance))
     for line_text in lines:
         if len(line_text) > limits.lookback_chars:
             continue

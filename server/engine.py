@@ -47,6 +47,7 @@ from nextword.server.context import (
     nearby_words,
     paragraph_tokens,
     suppressed,
+    words_around,
 )
 from nextword.server.document import DocumentState, DocumentText
 from nextword.server.full_scan import FullScan
@@ -239,6 +240,7 @@ class Engine:
         if states is not None:
             states.clear()
         document.caches.pop("memory", None)
+        document.caches.pop("around", None)
         self.workspace_memory.drop(document.uri)
         if self.prepared is not None and self.prepared.text is document.text:
             self.prepared = None
@@ -501,6 +503,23 @@ class Engine:
         rows.sort()
         return [Candidate(w, d, -negative, v) for negative, w, d, v in rows[:limit]]
 
+    def words_around(self, document: DocumentState, line: int) -> dict[str, str]:
+        """`context.words_around` the line, kept while the lines it reads are the same strings
+        (typing changes only the cursor's line)."""
+        limits, lines = self.settings.context, document.text.lines
+        key = (
+            line,
+            limits,
+            tuple(lines[max(0, line - limits.window_lines_before) : line]),
+            tuple(lines[line + 1 : line + 1 + limits.window_lines_after]),
+        )
+        kept = document.caches.get("around")
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        around = words_around(document.text, line, limits)
+        document.caches["around"] = (key, around)
+        return around
+
     def word_ids(self, words: list[str]) -> list[int]:
         """The vocabulary id of each word (-1: not in it), through a small memo of the words
         asked for lately: the same few hundred nearby words are looked up at every keystroke,
@@ -553,7 +572,7 @@ class Engine:
         candidates = self.rank(
             prediction,
             cursor.prefix,
-            nearby_words(document.text, cursor, limits),
+            nearby_words(document.text, cursor, limits, self.words_around(document, cursor.line)),
             limit=4 * self.settings.max_items + 8,
             memory=memory_bonuses(
                 self, blocks, prediction.direction, cursor.prefix, previous_token(cursor)

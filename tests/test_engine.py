@@ -10,7 +10,13 @@ from conftest import TINY_BUNDLE, TINY_SOFTMAX_BUNDLE
 from pygls.workspace.position_codec import PositionCodec
 
 from nextword.server.bundle import BundleError
-from nextword.server.context import ContextLimits, analyse_cursor, paragraph_tokens, suppressed
+from nextword.server.context import (
+    ContextLimits,
+    analyse_cursor,
+    paragraph_tokens,
+    suppressed,
+    words_around,
+)
 from nextword.server.document import (
     DocumentState,
     DocumentText,
@@ -326,3 +332,25 @@ def test_a_learned_word_bias_joins_the_score(tmp_path) -> None:
 def test_a_bundle_that_declares_a_word_bias_must_carry_it(tmp_path) -> None:
     with pytest.raises(BundleError, match="output_bias.npy"):
         load_engine(_biased_copy(tmp_path, {}, declared=True, stored=False))
+
+
+def test_the_words_around_a_line_are_kept_only_while_those_lines_stay() -> None:
+    """`Engine.words_around` keeps the nearby lines' words between keystrokes; any edit to a
+    line it read (above or below, within the window) must be seen."""
+    limits = ContextLimits(window_lines_before=2, window_lines_after=1)
+    engine = load_engine(TINY_BUNDLE)
+    engine.configure(dataclasses.replace(engine.settings, context=limits))
+    document = DocumentState.open("mem://around", "far away\nalpha beta\ngamma\ndelta \nomega")
+    edits = [
+        ((3, 6), (3, 6), "x"),  # the line itself
+        ((1, 0), (1, 5), "zeta"),  # two lines above
+        ((4, 0), (4, 5), "psi"),  # the line below
+        ((0, 0), (0, 3), "near"),  # out of the window
+        ((2, 0), (2, 0), "new\n"),  # a line inserted above: the line moves down
+    ]
+    line = 3
+    for start, end, text in edits:
+        assert engine.words_around(document, line) == words_around(document.text, line, limits)
+        document.edit(start, end, text)
+        line += text.count("\n")
+        assert engine.words_around(document, line) == words_around(document.text, line, limits)
