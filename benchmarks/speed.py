@@ -161,9 +161,10 @@ def growth(
             for char in paced:
                 time.sleep(pace_seconds)
                 paced_times.append(server.keystroke(uri, char))
-            point = GrowthPoint(size, opened, percentiles(times), percentiles(spaces or times))
-            point.paced_ms = percentiles(paced_times) if paced_times else None
-            points.append(point)
+            pace = percentiles(paced_times) if paced_times else None
+            points.append(
+                GrowthPoint(size, opened, percentiles(times), percentiles(spaces or times), pace)
+            )
             server.client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
     finally:
         server.close()
