@@ -225,15 +225,12 @@ def analyse_cursor(
 
 
 def nearby_words(
-    text: DocumentText,
-    cursor: Cursor,
-    limits: ContextLimits,
-    around: dict[str, str] | None = None,
+    text: DocumentText, cursor: Cursor, limits: ContextLimits, around: dict[str, str]
 ) -> dict[str, str]:
     """Words written near the cursor, {folded: as first written}, nearest lines first.
 
     The word being typed is left out (its typed part is not a word of the document). `around`:
-    `words_around` the cursor's line (computed when not given).
+    `words_around` the cursor's line (`Engine.words_around` keeps it between keystrokes).
     """
     found: dict[str, str] = {}
     content = text.content(cursor.line)
@@ -245,8 +242,6 @@ def nearby_words(
     for piece in pieces:
         for folded, written in piece.words:
             found.setdefault(folded, written)
-    if around is None:
-        around = words_around(text, cursor.line, limits)
     for folded, written in around.items():
         found.setdefault(folded, written)
     return found

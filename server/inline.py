@@ -77,7 +77,8 @@ def expects_symbol(engine: Engine, prediction: Prediction, best: Candidate) -> b
 def rollout(engine: Engine, document: DocumentState, cursor: Cursor) -> InlineSuggestion | None:
     settings = engine.settings.inline
     key = engine.context_key(cursor.tokens, cursor.truncated)
-    nearby = nearby_words(document.text, cursor, engine.settings.context)
+    around = engine.words_around(document, cursor.line)
+    nearby = nearby_words(document.text, cursor, engine.settings.context, around)
     blocks = memory_blocks(engine, document, cursor)
     prefix, sentence_start = cursor.prefix, cursor.sentence_start
     previous = previous_token(cursor)

@@ -460,17 +460,12 @@ def earlier_pieces(
 
 
 def window_pieces(
-    document: DocumentState,
-    cursor: Cursor,
-    settings: MemorySettings,
-    earlier: list[PieceEntry] | None = None,
+    document: DocumentState, cursor: Cursor, settings: MemorySettings, earlier: list[PieceEntry]
 ) -> list[Piece]:
     """The pieces before the word at the cursor, back to `max_lines` lines and `max_pairs` words,
     starting at an anchor (see `_is_anchor`) when the window holds one. `earlier`: what
-    `earlier_pieces` gives for the cursor's line (computed when not given)."""
+    `earlier_pieces` gives for the cursor's line."""
     text = document.text
-    if earlier is None:
-        earlier = earlier_pieces(text, cursor.line, settings)
     pieces: list[tuple[Piece, bool]] = []
     words = 0
     for piece, anchor, count in itertools.chain(
@@ -631,29 +626,30 @@ class DocumentMemory:
     def update(self, engine: Engine, document: DocumentState, cursor: Cursor) -> list[MemoryBlock]:
         """The blocks for the text before the cursor's word."""
         units, source = self.window_units(engine, document, cursor)
+        stable, spare = self.stable, engine.spare_rows
         if not _same_units(units[:-1], self.last_units[:-1]):
-            replaced, spare = self.stable, engine.spare_rows
-            self.stable = reassembled(replaced, self.last_units[:-1], units[:-1], self.dim, spare)
-            spare.give_back(replaced)
-        if not _same_units(units[-1:], self.last_units[-1:]):
-            self.tail = assemble(units[-1:], self.dim)
-        self.last_units = units
-        self.tail_source = source
+            stable = reassembled(stable, self.last_units[:-1], units[:-1], self.dim, spare)
+        self.adopt(MemoryState(units, source, stable, self._tail_of(units)), spare)
         return self.blocks
 
     def state_at(self, engine: Engine, document: DocumentState, cursor: Cursor) -> MemoryState:
         """What `update` would make of the blocks, without changing them (for a text the
-        document does not have yet: `adopt` it when it does)."""
+        document does not have yet: `adopt` it when it does). The stable block, when it changes,
+        is assembled afresh: this one may be dropped, so it takes no memory from the spare."""
         units, source = self.window_units(engine, document, cursor)
-        stable, tail = self.stable, self.tail
+        stable = self.stable
         if not _same_units(units[:-1], self.last_units[:-1]):
             stable = assemble(units[:-1], self.dim)
-        if not _same_units(units[-1:], self.last_units[-1:]):
-            tail = assemble(units[-1:], self.dim)
-        return MemoryState(units, source, stable, tail)
+        return MemoryState(units, source, stable, self._tail_of(units))
+
+    def _tail_of(self, units: list[Unit]) -> MemoryBlock:
+        if _same_units(units[-1:], self.last_units[-1:]):
+            return self.tail
+        return assemble(units[-1:], self.dim)
 
     def adopt(self, state: MemoryState, spare: SpareRows) -> None:
-        """Take the blocks `state_at` made, now that the document has that text."""
+        """Take the blocks of `state` (from `state_at`, now that the document has that text, or
+        from `update`); the stable block it replaces gives its memory back."""
         if state.stable is not self.stable:
             spare.give_back(self.stable)
         self.last_units, self.tail_source = state.units, state.source
