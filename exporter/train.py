@@ -35,6 +35,7 @@ from nextword.exporter.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from nextword.exporter.corpus import default_cache_dir
 from nextword.exporter.data import (
     IGNORE_INDEX,
     TrainingData,
@@ -80,7 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__.split("\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--corpus", nargs="+", required=True, help="text files or directories (*.txt)")
+    p.add_argument(
+        "--corpus", nargs="+", required=True,
+        help="text files or folders (*.txt, *.txt.gz; one paragraph per line or blank-line blocks)",
+    )  # fmt: skip
     p.add_argument("--out", required=True, help="run directory (checkpoint, logs)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument(
@@ -129,6 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="paragraph = line, or block between blank lines (auto: per file)",
     )  # fmt: skip
     data.add_argument("--dev-every", type=int, default=20, help="hold out every Nth paragraph")
+    data.add_argument(
+        "--kind", action="append", default=[], metavar="NAME=GLOB[,GLOB]",
+        help="files whose name matches a glob are this kind of text (dev figures per kind); "
+        "other files take the name of the corpus folder they are in",
+    )  # fmt: skip
+    data.add_argument(
+        "--token-cache", default=str(default_cache_dir()),
+        help="folder caching each corpus file's token ids ('' for none)",
+    )  # fmt: skip
     data.add_argument("--dev-tokens", type=int, default=20000, help="dev sample per evaluation")
     run = p.add_argument_group("optimisation and budget")
     run.add_argument("--epochs", type=float, default=1.0, help="passes over the training text")
@@ -258,11 +271,26 @@ class Trainer:
         )  # fmt: skip
         record = {"step": progress.step, "epoch": progress.epoch, "train_tokens": progress.tokens}
         record |= {"seconds": round(progress.train_seconds, 1), **figures.to_dict()}
+        if len(data.dev_by_kind) > 1:
+            record["kinds"] = self.dev_figures_by_kind()
         self.history.append(record)
         with (self.out / "history.jsonl").open("a", encoding="utf-8") as stream:
             stream.write(json.dumps(record) + "\n")
         log.info("step %d: %s", progress.step, figures.line())
         return figures
+
+    def dev_figures_by_kind(self) -> dict[str, dict[str, Any]]:
+        """The same figures on each kind of text's own dev sample (an equal share of tokens)."""
+        share = max(2000, self.args.dev_tokens // len(self.data.dev_by_kind))
+        by_kind = {}
+        for kind, dev in self.data.dev_by_kind.items():
+            figures = evaluate(
+                self.model, dev.chunks, dev.word_lengths, evenly_spaced(dev.chunks, share),
+                self.data.vocab, self.targets, self.loss_config,
+            )  # fmt: skip
+            log.info("step %d %s: %s", self.progress.step, kind, figures.line())
+            by_kind[kind] = figures.to_dict()
+        return by_kind
 
     def step(self, chunk_ids: np.ndarray) -> tuple[float, int]:
         """One optimizer step on these chunks; returns the loss and the tokens it counted."""
@@ -480,6 +508,9 @@ def _data_options(args: argparse.Namespace) -> dict[str, Any]:
         "vocab_config": VocabConfig(args.vocab_size, args.min_count),
         "dev_every": args.dev_every,
         "paragraphs": getattr(args, "paragraphs", "auto"),
+        "kind_rules": getattr(args, "kind", []),
+        "cache_dir": Path(args.token_cache) if getattr(args, "token_cache", "") else None,
+        "quiet": args.quiet,
     }
 
 
