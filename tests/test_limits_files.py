@@ -170,3 +170,55 @@ def test_forgetting_never_deletes_outside_the_data_dir(tmp_path: Path) -> None:
     assert persist.forget(None, box.data / "nextword") == []
     assert persist.forget("file:///w", box.data / "nextword") == []
     assert victim.read_bytes() == b"keep me"
+
+
+def stored_memory(box: Sandbox, workspace: str, dim: int, bundle: str = "") -> Path:
+    """A valid stored memory for `workspace` with vectors `dim` wide."""
+    import numpy as np
+
+    from nextword.server import persist
+    from nextword.server.memory import make_block
+
+    base = box.data / "nextword"
+    path = persist.workspace_file(workspace, base)
+    vectors = np.ones((2, dim), np.float32) / np.sqrt(dim)
+    block = make_block(vectors, ["zorblat", "quenwick"], ["Zorblat", "Quenwick"])
+    persist.save_block(path, block, base, bundle=bundle, workspace_uri=workspace)
+    return path
+
+
+@pytest.mark.parametrize(
+    "damage", ["empty", "cut off", "garbage", "other width", "other bundle", "symlink loop"]
+)
+def test_a_damaged_or_foreign_stored_memory_is_set_aside(tmp_path: Path, damage: str) -> None:
+    """initialize answers, completions work, one warning is logged, shutdown exits 0."""
+    from nextword.server.bundle import load_bundle
+
+    box = Sandbox(tmp_path)
+    dim = load_bundle(TINY_BUNDLE).output_dim
+    path = stored_memory(
+        box, "file:///w", dim + 1 if damage == "other width" else dim, bundle="another bundle"
+    )
+    if damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "cut off":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "garbage":
+        path.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)
+    elif damage == "symlink loop":
+        path.unlink()
+        path.symlink_to(path.name)
+    if damage == "other width":  # no bundle recorded: only the width tells
+        stored_memory(box, "file:///w", dim + 1)
+    raw = box.serve("--bundle", str(TINY_BUNDLE))
+    try:
+        session(raw, {"nextword": {"memory": {"persist": True}}}, root_uri="file:///w")
+        messages = [m["params"]["message"] for m in raw.drain_notifications()]
+    finally:
+        raw.stop()
+    assert not any("Error" in message for message in messages), messages
+    log = (box.root / "stderr.txt").read_text()
+    assert "Traceback" not in log, log
+    if damage != "symlink loop":
+        assert log.count("ignoring the stored memory") == 1, log
+        assert path.with_name(path.name + ".damaged").is_file()
