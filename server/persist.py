@@ -22,8 +22,10 @@ import argparse
 import hashlib
 import logging
 import os
+import stat
 import sys
 import tempfile
+import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,6 +60,36 @@ def _inside(path: Path, base: Path) -> bool:
         return path.resolve().is_relative_to(base.resolve())
     except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
         return False
+
+
+def make_private_dir(folder: Path) -> None:
+    """Create `folder` (and its parents) and make it 0700: it holds what the user wrote."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if stat.S_IMODE(folder.stat().st_mode) != 0o700:
+        folder.chmod(0o700)
+
+
+def workspace_key(workspace: str) -> str:
+    """A workspace folder as a comparable key: a file URI decoded to its path (editors
+    percent-encode characters such as `(`, `)` and spaces differently), symbolic links resolved;
+    another URI as it is."""
+    if workspace.startswith("file:"):
+        parsed = urllib.parse.urlsplit(workspace)
+        if parsed.netloc not in ("", "localhost"):
+            return workspace
+        workspace = urllib.parse.unquote(parsed.path)
+    elif "://" in workspace:
+        return workspace
+    return os.path.realpath(os.path.expanduser(workspace))
+
+
+def stored_workspace(path: Path) -> str | None:
+    """The workspace URI a stored memory records, if it can be read."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return str(data["workspace"]) if "workspace" in data else None
+    except Exception:  # a damaged file records nothing usable (see load_block)
+        return None
 
 
 def bundle_identity(engine: Engine) -> str:
@@ -103,7 +135,8 @@ def save_block(
     base = base or data_dir()
     if not _inside(path, base):
         raise ValueError(f"refusing to write {path}: outside {base}")
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_dir(base)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
     _, words, written, previous = block_rows(block)
     handle, temporary = tempfile.mkstemp(prefix=".memory-", suffix=SUFFIX, dir=path.parent)
     try:
@@ -172,14 +205,27 @@ def load_block(path: Path, bundle: str | None = None, dim: int | None = None) ->
         return None
 
 
-def forget(workspace_uri: str | None = None, base: Path | None = None) -> list[Path]:
-    """Delete one workspace's stored memory (every workspace's when None); the files removed."""
+def forget(workspace: str | None = None, base: Path | None = None) -> list[Path]:
+    """Delete one workspace's stored memory (every workspace's when None); the files removed.
+
+    `workspace`: a folder path or URI. A file is that workspace's when it is stored under that
+    URI's name or records a workspace URI naming the same folder (`workspace_key`)."""
     base = base or data_dir()
     folder = base / "workspaces"
-    if workspace_uri is not None:
-        targets = [workspace_file(workspace_uri, base)]
+    everything = sorted(folder.glob(f"*{SUFFIX}")) + sorted(folder.glob(f"*{SET_ASIDE_SUFFIX}"))
+    if workspace is None:
+        targets = everything + sorted(folder.glob(f".memory-*{SUFFIX}"))
     else:
-        targets = sorted(folder.glob(f"*{SUFFIX}")) + sorted(folder.glob(f".memory-*{SUFFIX}"))
+        key = workspace_key(workspace)
+        uri = workspace if "://" in workspace else Path(workspace).expanduser().absolute().as_uri()
+        named = workspace_file(uri, base)
+        targets = [
+            path
+            for path in everything
+            if path == named
+            or path.name == named.name + SET_ASIDE_SUFFIX
+            or (path.suffix == SUFFIX and workspace_key(stored_workspace(path) or "") == key)
+        ]
     removed = []
     for target in targets:
         if _inside(target, base) and target.is_file():
@@ -249,10 +295,7 @@ def main(argv: list[str]) -> int:
     which.add_argument("--workspace", help="the workspace folder (a path or a file:// URI)")
     which.add_argument("--all", action="store_true", help="every workspace")
     args = parser.parse_args(argv)
-    workspace = args.workspace
-    if workspace is not None and "://" not in workspace:
-        workspace = Path(workspace).resolve().as_uri()
-    removed = forget(None if args.all else workspace)
+    removed = forget(None if args.all else args.workspace)
     print(f"nextword forget: removed {len(removed)} file(s) from {data_dir()}")
     return 0
 
