@@ -34,6 +34,7 @@ from nextword.server.bundle import (
     PREDICTOR,
     VOCAB,
     BundleError,
+    install_directory,
     load_bundle,
     quantize_rows,
     write_manifest,
@@ -250,15 +251,8 @@ def write_bundle(checkpoint: Checkpoint, out: Path, tolerance: float, force: boo
         write_manifest(staging, manifest)
         load_bundle(staging)  # the server's own reader must accept it
         staging.chmod(0o755)
-        if out.exists():
-            check_replaceable(out, force)  # it may have changed during the export
-            retired = out.with_name(f".{out.name}.old")
-            shutil.rmtree(retired, ignore_errors=True)
-            out.rename(retired)
-            staging.rename(out)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            staging.rename(out)
+        check_replaceable(out, force)  # it may have changed during the export
+        install_directory(staging, out)
         return manifest
     finally:
         shutil.rmtree(staging, ignore_errors=True)
