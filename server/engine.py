@@ -145,6 +145,18 @@ def session_options() -> ort.SessionOptions:
     return options
 
 
+def predictor_mismatch(session: ort.InferenceSession, bundle: Bundle) -> str | None:
+    """Why the predictor's inputs do not fit the bundle's shapes, if they do not."""
+    shapes = {item.name: item.shape for item in session.get_inputs()}
+    wanted = {"input": [1, bundle.input_embeddings.shape[1]], "state": list(bundle.state_shape)}
+    for name, shape in wanted.items():
+        got = shapes.get(name)
+        fits = got is not None and len(got) == len(shape)
+        if not fits or any(isinstance(g, int) and g != w for g, w in zip(got, shape)):
+            return f"predictor.onnx input {name!r} is {got}, the manifest says {shape}"
+    return None
+
+
 class Engine:
     def __init__(self, bundle: Bundle, settings: Settings | None = None) -> None:
         self.bundle = bundle
@@ -158,6 +170,9 @@ class Engine:
             raise BundleError(
                 f"model bundle {bundle.path}: predictor.onnx cannot be loaded ({error})"
             ) from None
+        mismatch = predictor_mismatch(self.session, bundle)
+        if mismatch is not None:
+            raise BundleError(f"model bundle {bundle.path}: {mismatch}")
         faiss.omp_set_num_threads(1)
         n_words = self.vocab.n_words
         self.priors = log_priors(self.vocab.counts[:n_words])

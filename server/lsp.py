@@ -246,7 +246,8 @@ def did_change(ls: NextwordServer, params: types.DidChangeTextDocumentParams) ->
 def did_close(ls: NextwordServer, params: types.DidCloseTextDocumentParams) -> None:
     document = ls.documents.pop(params.text_document.uri, None)
     if document is not None and ls.engine is not None:
-        persist.remember(ls.engine, document)  # only with memory.persist on
+        # only with memory.persist on
+        persist.remember(ls.engine, document, ls.workspace.root_uri)
         ls.engine.forget(document)
 
 
@@ -326,7 +327,7 @@ def forget_command(ls: NextwordServer, *args: Any) -> dict[str, Any]:
 def shutdown(ls: NextwordServer, params: Any = None) -> None:
     if ls.engine is not None:
         for document in ls.documents.values():
-            persist.remember(ls.engine, document)
+            persist.remember(ls.engine, document, ls.workspace.root_uri)
 
 
 def configure_logging(log_file: str | None, verbose: bool) -> str | None:

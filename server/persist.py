@@ -6,6 +6,10 @@ user's data directory, `$XDG_DATA_HOME/nextword` (else `~/.local/share/nextword`
 
     workspaces/<sha256 of the workspace URI, 32 hex digits>.npz
 
+Each file records the bundle it was learned with (the sha256 of its manifest) and the editor's
+workspace URI. A file that cannot be read, or that belongs to another bundle or has the wrong
+width, is set aside as `<name>.damaged` with one logged warning, and the server goes on without it.
+
 Files are written atomically (a temporary file in the same directory, then `os.replace`) with
 mode 0600 in directories of mode 0700, and never outside the data directory. They hold words the
 user wrote, so forgetting is one command: the LSP command `nextword.forget` (this workspace, or
@@ -18,13 +22,16 @@ import argparse
 import hashlib
 import logging
 import os
+import stat
 import sys
 import tempfile
+import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from nextword.server.bundle import MANIFEST, sha256_of
 from nextword.server.document import DocumentState
 from nextword.server.memory import MemoryBlock, make_block
 
@@ -34,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SUFFIX = ".npz"
+SET_ASIDE_SUFFIX = ".damaged"
 MAX_PERSISTED_PAIRS = 20_000
 
 
@@ -48,7 +56,48 @@ def workspace_file(workspace_uri: str, base: Path | None = None) -> Path:
 
 
 def _inside(path: Path, base: Path) -> bool:
-    return path.resolve().is_relative_to(base.resolve())
+    try:
+        return path.resolve().is_relative_to(base.resolve())
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
+        return False
+
+
+def make_private_dir(folder: Path) -> None:
+    """Create `folder` (and its parents) and make it 0700: it holds what the user wrote."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if stat.S_IMODE(folder.stat().st_mode) != 0o700:
+        folder.chmod(0o700)
+
+
+def workspace_key(workspace: str) -> str:
+    """A workspace folder as a comparable key: a file URI decoded to its path (editors
+    percent-encode characters such as `(`, `)` and spaces differently), symbolic links resolved;
+    another URI as it is."""
+    if workspace.startswith("file:"):
+        parsed = urllib.parse.urlsplit(workspace)
+        if parsed.netloc not in ("", "localhost"):
+            return workspace
+        workspace = urllib.parse.unquote(parsed.path)
+    elif "://" in workspace:
+        return workspace
+    return os.path.realpath(os.path.expanduser(workspace))
+
+
+def stored_workspace(path: Path) -> str | None:
+    """The workspace URI a stored memory records, if it can be read."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return str(data["workspace"]) if "workspace" in data else None
+    except Exception:  # a damaged file records nothing usable (see load_block)
+        return None
+
+
+def bundle_identity(engine: Engine) -> str:
+    """What a stored memory must have been learned with: the sha256 of the bundle's manifest."""
+    try:
+        return sha256_of(engine.bundle.path / MANIFEST)
+    except OSError:
+        return ""
 
 
 def block_rows(block: MemoryBlock) -> tuple[np.ndarray, list[str], list[str], list[str]]:
@@ -73,12 +122,21 @@ def merge_blocks(old: MemoryBlock | None, new: MemoryBlock, max_pairs: int) -> M
     return make_block(vectors[last], words[last], written[last], previous[last])
 
 
-def save_block(path: Path, block: MemoryBlock, base: Path | None = None) -> None:
-    """Write the block atomically with mode 0600; refuses a path outside the data directory."""
+def save_block(
+    path: Path,
+    block: MemoryBlock,
+    base: Path | None = None,
+    bundle: str = "",
+    workspace_uri: str = "",
+) -> None:
+    """Write the block atomically with mode 0600; refuses a path outside the data directory.
+    `bundle`: the identity of the bundle it was learned with; `workspace_uri`: as the editor
+    sent it."""
     base = base or data_dir()
     if not _inside(path, base):
         raise ValueError(f"refusing to write {path}: outside {base}")
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_dir(base)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
     _, words, written, previous = block_rows(block)
     handle, temporary = tempfile.mkstemp(prefix=".memory-", suffix=SUFFIX, dir=path.parent)
     try:
@@ -90,6 +148,8 @@ def save_block(path: Path, block: MemoryBlock, base: Path | None = None) -> None
                 words=np.asarray(words, dtype=str),
                 written=np.asarray(written, dtype=str),
                 previous=np.asarray(previous, dtype=str),
+                bundle=np.asarray(bundle, dtype=str),
+                workspace=np.asarray(workspace_uri, dtype=str),
             )
             out.flush()
             os.fsync(out.fileno())
@@ -99,32 +159,73 @@ def save_block(path: Path, block: MemoryBlock, base: Path | None = None) -> None
         raise
 
 
-def load_block(path: Path) -> MemoryBlock | None:
-    """The stored block, or None when there is none (or it cannot be read: logged)."""
-    if not path.is_file():
-        return None
+def set_aside(path: Path, reason: str) -> None:
+    """Rename a stored memory that cannot be used out of the way (one warning), so it is
+    neither read again nor overwritten."""
+    target = path.with_name(path.name + SET_ASIDE_SUFFIX)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            vectors = data["vectors"].astype(np.float32)
-            words, written = data["words"].tolist(), data["written"].tolist()
-            previous = data["previous"].tolist() if "previous" in data else None
-    except (OSError, ValueError, KeyError) as error:
-        log.warning("ignoring the stored memory %s: %s", path, error)
-        return None
-    if len(vectors) != len(words) or len(words) != len(written):
-        log.warning("ignoring the stored memory %s: columns differ in length", path)
-        return None
+        os.replace(path, target)
+    except OSError as error:
+        log.warning("ignoring the stored memory %s: %s (not set aside: %s)", path, reason, error)
+        return
+    log.warning("ignoring the stored memory %s: %s; set aside as %s", path, reason, target.name)
+
+
+def read_block(path: Path, bundle: str | None, dim: int | None) -> MemoryBlock:
+    """The stored block; raises ValueError (the reason) when it is foreign or malformed."""
+    with np.load(path, allow_pickle=False) as data:
+        stored_bundle = str(data["bundle"]) if "bundle" in data else None
+        if bundle and stored_bundle is not None and stored_bundle != bundle:
+            raise ValueError("it was learned with another model bundle")
+        vectors = data["vectors"]
+        if vectors.ndim != 2 or (dim is not None and vectors.shape[1] != dim):
+            raise ValueError(f"its vectors are {list(vectors.shape)}, expected [pairs, {dim}]")
+        vectors = vectors.astype(np.float32)
+        words, written = data["words"].tolist(), data["written"].tolist()
+        previous = data["previous"].tolist() if "previous" in data else None
+    columns = [words, written] + ([previous] if previous is not None else [])
+    if any(not isinstance(column, list) or len(column) != len(vectors) for column in columns):
+        raise ValueError("its columns differ in length")
+    if not np.isfinite(vectors).all():
+        raise ValueError("its vectors hold non-finite values")
     return make_block(vectors, words, written, previous)
 
 
-def forget(workspace_uri: str | None = None, base: Path | None = None) -> list[Path]:
-    """Delete one workspace's stored memory (every workspace's when None); the files removed."""
+def load_block(path: Path, bundle: str | None = None, dim: int | None = None) -> MemoryBlock | None:
+    """The stored block, or None when there is none. A file that is damaged, or was learned with
+    another bundle (`bundle`, width `dim`), is set aside (logged) and None returned."""
+    if not path.is_file():
+        return None
+    try:
+        return read_block(path, bundle, dim)
+    # numpy's npz reader fails on damaged input in many ways (EOFError, BadZipFile, IndexError,
+    # KeyError, ValueError, OSError, ...): whatever it is, the file cannot be used.
+    except Exception as error:
+        set_aside(path, f"{type(error).__name__}: {error}")
+        return None
+
+
+def forget(workspace: str | None = None, base: Path | None = None) -> list[Path]:
+    """Delete one workspace's stored memory (every workspace's when None); the files removed.
+
+    `workspace`: a folder path or URI. A file is that workspace's when it is stored under that
+    URI's name or records a workspace URI naming the same folder (`workspace_key`)."""
     base = base or data_dir()
     folder = base / "workspaces"
-    if workspace_uri is not None:
-        targets = [workspace_file(workspace_uri, base)]
+    everything = sorted(folder.glob(f"*{SUFFIX}")) + sorted(folder.glob(f"*{SET_ASIDE_SUFFIX}"))
+    if workspace is None:
+        targets = everything + sorted(folder.glob(f".memory-*{SUFFIX}"))
     else:
-        targets = sorted(folder.glob(f"*{SUFFIX}")) + sorted(folder.glob(f".memory-*{SUFFIX}"))
+        key = workspace_key(workspace)
+        uri = workspace if "://" in workspace else Path(workspace).expanduser().absolute().as_uri()
+        named = workspace_file(uri, base)
+        targets = [
+            path
+            for path in everything
+            if path == named
+            or path.name == named.name + SET_ASIDE_SUFFIX
+            or (path.suffix == SUFFIX and workspace_key(stored_workspace(path) or "") == key)
+        ]
     removed = []
     for target in targets:
         if _inside(target, base) and target.is_file():
@@ -145,11 +246,13 @@ def attach(engine: Engine, workspace_uri: str | None) -> None:
         return
     path = workspace_file(workspace_uri)
     if workspace.store != path:
-        workspace.persisted, workspace.store = load_block(path), path
+        dim = engine.bundle.output_dim
+        workspace.persisted = load_block(path, bundle_identity(engine), dim)
+        workspace.store = path
         log.info("memory persistence on: %s", path)
 
 
-def remember(engine: Engine, document: DocumentState) -> bool:
+def remember(engine: Engine, document: DocumentState, workspace_uri: str | None = None) -> bool:
     """Merge what the memory learned from the document into the workspace's store and write it
     (only with `memory.persist` on and a workspace attached). True when written."""
     workspace = engine.workspace_memory
@@ -161,7 +264,12 @@ def remember(engine: Engine, document: DocumentState) -> bool:
     learned = memory.combined()
     workspace.persisted = merge_blocks(workspace.persisted, learned, MAX_PERSISTED_PAIRS)
     try:
-        save_block(workspace.store, workspace.persisted)
+        save_block(
+            workspace.store,
+            workspace.persisted,
+            bundle=bundle_identity(engine),
+            workspace_uri=workspace_uri or "",
+        )
     except (OSError, ValueError) as error:  # ValueError: the path leads out of the data dir
         log.warning("cannot store the memory in %s: %s", workspace.store, error)
         return False
@@ -187,10 +295,7 @@ def main(argv: list[str]) -> int:
     which.add_argument("--workspace", help="the workspace folder (a path or a file:// URI)")
     which.add_argument("--all", action="store_true", help="every workspace")
     args = parser.parse_args(argv)
-    workspace = args.workspace
-    if workspace is not None and "://" not in workspace:
-        workspace = Path(workspace).resolve().as_uri()
-    removed = forget(None if args.all else workspace)
+    removed = forget(None if args.all else args.workspace)
     print(f"nextword forget: removed {len(removed)} file(s) from {data_dir()}")
     return 0
 
