@@ -44,7 +44,14 @@ from nextword.server.vocab import Vocabulary
 log = logging.getLogger("nextword.train")
 
 # Flags a resumed run may change: they bound this invocation, not the trajectory.
-RESUME_OVERRIDES = ("time_budget", "halt_after", "threads", "checkpoint_minutes", "quiet")
+RESUME_OVERRIDES = (
+    "time_budget",
+    "halt_after",
+    "threads",
+    "checkpoint_minutes",
+    "quiet",
+    "eval_every",
+)
 START_NORM = 12.0
 
 
