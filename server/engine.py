@@ -39,6 +39,7 @@ import faiss
 import numpy as np
 import onnxruntime as ort
 
+from nextword.server import ONNXRUNTIME_TELEMETRY_ON
 from nextword.server.bundle import Bundle, BundleError, load_bundle
 from nextword.server.context import (
     AFTER_PUNCTUATION,
@@ -759,12 +760,26 @@ def top_ids(ids: np.ndarray, values: np.ndarray, k: int) -> list[int]:
     return ids[np.argpartition(-values, k - 1)[:k]].tolist()
 
 
+class TelemetryError(RuntimeError):
+    """onnxruntime was imported with its telemetry on (see nextword/server/__init__.py)."""
+
+
+def refuse_if_telemetry_is_on() -> None:
+    if ONNXRUNTIME_TELEMETRY_ON:
+        raise TelemetryError(
+            "onnxruntime was imported before nextword without ORT_DISABLE_TELEMETRY=1, so its "
+            "telemetry is on in this process; import nextword.server first or set "
+            "ORT_DISABLE_TELEMETRY=1 before importing onnxruntime"
+        )
+
+
 def load_engine(path: Path | str | None = None, settings: Settings | None = None) -> Engine:
     """Load a bundle (the default one when path is None or empty) into an engine.
 
     Raises BundleError with a one-line reason for a bundle that is missing or broken.
     """
     settings = settings or Settings()
+    refuse_if_telemetry_is_on()
     bundle = load_bundle(path or settings.bundle or None)
     engine = Engine(bundle, settings)
     log.info("loaded model bundle %s", bundle.path)
