@@ -27,6 +27,9 @@ from nextword.server.evaluate_sessions import engine_session_factory
 log = logging.getLogger("benchmarks.quality")
 
 SUGGESTIONS = [1, 3, 6]
+NEXTWORD = "nextword"
+PRESAGE_TRAINED = "Presage, trained on the corpus"
+"""Presage with a database built from the training split of the same corpora as nextword."""
 _CACHE_LOCK = threading.Lock()
 
 
@@ -130,7 +133,7 @@ def presage_jobs(config: QualityConfig) -> list[tuple]:
     if config.presage_database is not None:
         databases.insert(
             0,
-            ("Presage, trained on the corpus", config.presage_database, config.presage_suggestions),
+            (PRESAGE_TRAINED, config.presage_database, config.presage_suggestions),
         )
     return [
         (name, database, kind, path, suggestions, config.presage_cache)
@@ -148,11 +151,11 @@ def python_systems(config: QualityConfig) -> dict[str, Callable[[], TypingSessio
     }
     widest = max(config.suggestions)
     if config.bundle:
-        systems["nextword"] = engine_session_factory(str(config.bundle), True, widest)
+        systems[NEXTWORD] = engine_session_factory(str(config.bundle), True, widest)
         systems["nextword, no document cache"] = engine_session_factory(
             str(config.bundle), False, widest
         )
-        if systems["nextword"].engine.ngrams is not None:  # type: ignore[attr-defined]
+        if systems[NEXTWORD].engine.ngrams is not None:  # type: ignore[attr-defined]
             systems["nextword, no corpus counts"] = engine_session_factory(
                 str(config.bundle), True, widest, ngrams=False
             )
