@@ -78,18 +78,9 @@ def pypi_sdist(name: str, version: str, cache: Path) -> Unpacked:
     if origin := _done(folder):
         return Unpacked(folder, origin)
     staging = _staging(cache)
-    fetched = _run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-         "-d", str(staging), f"{name}=={version}"],
-        staging,
-    )  # fmt: skip
-    archives = sorted(staging.glob("*.tar.gz"))
-    if fetched.returncode != 0 or not archives:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise RuntimeError(f"pip download {name}=={version} failed: {fetched.stderr[-500:]}")
-    with tarfile.open(archives[0]) as archive:
-        archive.extractall(staging / "root", filter="data")
-    archives[0].unlink()
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary",
+               ":all:", "-d", str(staging), f"{name}=={version}"]  # fmt: skip
+    _unpack_tarball(_run(command, staging), staging, "*.tar.gz")
     return _finish(staging, folder, f"PyPI sdist {name} {version}")
 
 
@@ -99,12 +90,18 @@ def npm(name: str, version: str, cache: Path) -> Unpacked:
     if origin := _done(folder):
         return Unpacked(folder, origin)
     staging = _staging(cache)
-    fetched = _run(["npm", "pack", "--silent", f"{name}@{version}"], staging)
-    archives = sorted(staging.glob("*.tgz"))
+    _unpack_tarball(
+        _run(["npm", "pack", "--silent", f"{name}@{version}"], staging), staging, "*.tgz"
+    )
+    return _finish(staging, folder, f"npm package {name} {version}")
+
+
+def _unpack_tarball(fetched: subprocess.CompletedProcess[str], staging: Path, pattern: str) -> None:
+    """Unpack the tarball a fetch left in `staging` into `staging/root`, then delete it."""
+    archives = sorted(staging.glob(pattern))
     if fetched.returncode != 0 or not archives:
         shutil.rmtree(staging, ignore_errors=True)
-        raise RuntimeError(f"npm pack {name}@{version} failed: {fetched.stderr[-500:]}")
+        raise RuntimeError(f"{' '.join(fetched.args)} failed: {fetched.stderr[-500:]}")
     with tarfile.open(archives[0]) as archive:
         archive.extractall(staging / "root", filter="data")
     archives[0].unlink()
-    return _finish(staging, folder, f"npm package {name} {version}")

@@ -18,6 +18,7 @@ against them paragraph by paragraph), fetched once from a package registry (see 
 
 from __future__ import annotations
 
+import gzip
 import re
 import subprocess
 import sys
@@ -131,8 +132,6 @@ def readme_paragraphs(cache: Path) -> Sourced:
 
 
 def jargon_paragraphs(cache: Path) -> Sourced:
-    import gzip
-
     unpacked = fetch.debian(*JARGON, cache)
     with gzip.open(unpacked.root / "root/usr/share/dictd/jargon.dict.dz", "rt") as stream:
         text = stream.read()

@@ -52,6 +52,11 @@ class QualityConfig:
     rows_cache: Path | None = None
     """Where the in-process systems' rows are remembered (None: always run)."""
     progress: bool = True
+    systems: tuple[str, ...] = ()
+    """Only the systems of these names (empty: every system)."""
+
+    def wanted(self, system: str) -> bool:
+        return not self.systems or system in self.systems
 
 
 @dataclass
@@ -139,6 +144,7 @@ def presage_jobs(config: QualityConfig) -> list[tuple]:
         (name, database, kind, path, suggestions, config.presage_cache)
         for name, database, suggestions in databases
         for kind, path in texts
+        if config.wanted(name)
     ]
 
 
@@ -209,6 +215,8 @@ def run_quality(config: QualityConfig) -> list[Row]:
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures: list[Future] = [pool.submit(presage_row, *job) for job in presage_jobs(config)]
         for name, factory in python_systems(config).items():
+            if not config.wanted(name):
+                continue
             for kind, path in config.texts.items():
                 rows.append(evaluate_cached(name, kind, path, factory, config))
         rows.extend(future.result() for future in futures)

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -67,6 +67,8 @@ class Plan:
     """Each held-out text's origin, size and paragraphs found in the training corpora."""
     fresh: bool = False
     training_hidden: int = 0
+    systems: list[str] = field(default_factory=list)
+    """Names of the quality systems to run (empty: all)."""
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -144,7 +146,8 @@ def run_quality_section(plan: Plan, results: dict) -> None:
     import quality
 
     database = None
-    if presage_eval.available():
+    systems = tuple(plan.systems)
+    if presage_eval.available() and (not systems or quality.PRESAGE_TRAINED in systems):
         database = presage_eval.build_database(
             plan.training_text, plan.cache / f"presage-{plan.training_text.stem}-123.sqlite"
         )
@@ -161,6 +164,7 @@ def run_quality_section(plan: Plan, results: dict) -> None:
         presage_cache=None if plan.fresh else plan.cache / "presage-runs.json",
         rows_cache=None if plan.fresh else plan.cache / "quality-rows.json",
         progress=not plan.quick,
+        systems=systems,
     )
     results["quality"] = quality.rows_to_json(quality.run_quality(config))
     results["presage_installed"] = presage_eval.available()
@@ -284,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--words", type=int, default=4000, help="words per kind of text")
     parser.add_argument("--kinds", default=",".join(heldout.KINDS), help="held-out kinds")
     parser.add_argument(
+        "--systems", nargs="*", default=[], metavar="NAME",
+        help="quality: only these systems (e.g. nextword 'Presage, trained on the corpus')",
+    )  # fmt: skip
+    parser.add_argument(
         "--previous", metavar="COMMIT", help="also type with the default bundle of this commit "
         f"(default {bundles.PREVIOUS_DEFAULT_COMMIT}; none with --quick; '' for none)",
     )  # fmt: skip
@@ -307,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = make_plan(args)
     plan.fresh = args.fresh or plan.quick
     plan.training_hidden = args.training_hidden
+    plan.systems = args.systems
     if args.train_pair and not plan.quick:
         plan.other_bundles.update(train_matched_pair(plan, plan.corpus_files[0], args.train_pair))
     commit = args.previous if args.previous is not None else bundles.PREVIOUS_DEFAULT_COMMIT
