@@ -101,7 +101,7 @@ def commit_paragraphs(cache: Path) -> Sourced:
     documents, origins = [], []
     for name, version in COMMIT_SDISTS:
         unpacked = fetch.pypi_sdist(name, version, cache)
-        logs = sorted(unpacked.root.glob("*/ChangeLog"))
+        logs = sorted(unpacked.root.glob("root/*/ChangeLog"))
         text = logs[0].read_text(encoding="utf-8", errors="replace") if logs else ""
         documents.append(list(prose.changelog_subjects(text)))
         origins.append(unpacked.origin.removeprefix("PyPI sdist "))

@@ -1,18 +1,24 @@
 """Every benchmark in one command: tables (Markdown) and plots (PNG) for the README.
 
-    python benchmarks/run_all.py            # full run (needs ../shared/corpus), < 1 hour
+    python benchmarks/run_all.py            # full run (needs ../shared/corpus and corpus-modern)
     python benchmarks/run_all.py --quick    # tiny version for CI (no ../shared), < 2 minutes
 
 Writes `results.md`, `results.json` and the plots into --out (default benchmarks/results, or a
 temp dir with --quick). Sections (`--only quality,speed,training` to pick):
 
 - quality: keystroke savings, next-word recall and hit rate by prefix length on held-out text
-  of several kinds, for Presage (trained on the corpus's training split, and stock), buffer-word
-  completion, unigram frequency, nextword with and without its document cache, and the softmax
-  head network (when a softmax bundle is given or found).
+  of nine kinds (benchmarks/heldout.py: where each comes from, checked not to be in the training
+  corpora), for Presage (trained on the training split of the same corpora, and stock),
+  buffer-word completion, unigram frequency, nextword with and without its document cache, the
+  previous default bundle (`--previous COMMIT`, taken from git history), and the softmax head
+  network (when a softmax bundle is given). The issue's figures (KSR@6 margins over Presage per
+  kind, next-word top-1 on the modern kinds) are logged and written first. Fetched packages,
+  the held-out texts, Presage's database and the runs are cached (--cache), so a rerun redoes
+  only what changed.
 - speed: keystroke latency over stdio against the protocol floor (benchmarks/latency.py),
   latency as the document grows to 1M words, cold start, memory with 20 open 50k-word documents.
-- training: throughput and dev figures of continuous vs softmax output at 20k/50k/200k words.
+- training: throughput and dev figures of continuous vs softmax output at 20k/50k/200k words
+  (on the old corpus).
 
 Timing sections run alone (nothing else of ours running); quality runs Presage in parallel
 with the in-process systems.

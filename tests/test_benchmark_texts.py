@@ -267,3 +267,20 @@ def test_done_when_lines_give_margins_and_modern_recall() -> None:
     assert "| commits (modern) | 50.0 | 52.0 | -2.0 | 30.0 | 10.0 |" in lines
     assert any("+1.5 points over 2 kinds" in line and "1 of 2" in line for line in lines)
     assert any("top-1 >= 25 % on 1 of 1 modern kinds" in line for line in lines)
+
+
+def test_commit_subjects_are_read_from_the_fetched_sdists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, version in heldout_sources.COMMIT_SDISTS:
+        package = tmp_path / "packages" / "pypi" / f"{name}-{version}"
+        (package / "root" / f"{name}-{version}").mkdir(parents=True)
+        (package / "root" / f"{name}-{version}" / "ChangeLog").write_text(
+            f"CHANGES\n=======\n\n{version}\n-----\n\n* Fix the {name} loader on start\n"
+        )
+        (package / ".origin").write_text(f"PyPI sdist {name} {version}")
+    monkeypatch.setattr(fetch, "_run", lambda *args: pytest.fail("fetched again"))
+    documents, origin = heldout_sources.commit_paragraphs(tmp_path)
+    assert documents[0] == ["Fix the stevedore loader on start"]
+    assert len(documents) == len(heldout_sources.COMMIT_SDISTS)
+    assert "stevedore 5.4.1" in origin
