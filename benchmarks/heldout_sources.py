@@ -123,7 +123,8 @@ def readme_paragraphs(cache: Path) -> Sourced:
     documents, origins = [], []
     for name, version in README_PACKAGES:
         unpacked = fetch.npm(name, version, cache)
-        readmes = sorted((unpacked.root / "root/package").glob("[Rr][Ee][Aa][Dd][Mm][Ee]*.md"))
+        package = unpacked.root / "root/package"
+        readmes = [p for p in package.iterdir() if p.name.lower() == "readme.md"]
         if readmes:
             text = readmes[0].read_text(encoding="utf-8", errors="replace")
             documents.append(list(prose.markdown_paragraphs(text)))
@@ -147,7 +148,14 @@ def gutenberg_books(text: str, titles: tuple[str, ...]) -> Iterator[list[str]]:
         if not start or not end:
             raise RuntimeError(f"no Project Gutenberg book {title!r} found")
         body = text[start.end() : end.start()]
-        yield [" ".join(block.split()) for block in re.split(r"\n\s*\n", body) if block.strip()]
+        blocks = [" ".join(block.split()) for block in re.split(r"\n\s*\n", body)]
+        yield [block for block in blocks if block and not is_title_list(block)]
+
+
+def is_title_list(block: str) -> bool:
+    """A table of contents or a heading: three words or more, most of them capitalised."""
+    words = [word for word in block.split() if word[0].isalpha()]
+    return len(words) >= 3 and sum(word[0].isupper() for word in words) > 0.6 * len(words)
 
 
 def fiction_paragraphs(cache: Path) -> Sourced:

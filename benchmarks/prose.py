@@ -231,12 +231,12 @@ def changelog_subjects(text: str) -> Iterator[str]:
 # The Jargon File as a dictd database ----------------------------------------------------------
 
 _CROSS_REFERENCE = re.compile(r"\{\s*([^{}]*?)\s*\}")
-_ETYMOLOGY = re.compile(r"^\[[^\]]*\]\s*")
+_ETYMOLOGY = re.compile(r"^(?:\d+\.\s+)?\[[^\]]*\]\s*|^\d+\.\s+")
 
 
 def jargon_paragraphs(text: str) -> Iterator[str]:
     """Definition paragraphs of the Jargon File (dict-jargon): indented blocks, cross-reference
-    braces and leading [etymology] removed."""
+    braces, sense numbers and leading [etymology] removed."""
     for block in re.split(r"\n\s*\n", text):
         lines = block.splitlines()
         if not lines or not all(line.startswith("    ") for line in lines if line.strip()):

@@ -137,10 +137,13 @@ def test_jargon_paragraphs_keep_definitions_without_markup() -> None:
     monastery}] A declaration of { holy wars} and victory. See http://example.org for more.
 
     It spread virally through the Internet.
+
+    2. A second sense of it.
 """
     assert list(prose.jargon_paragraphs(text)) == [
         "A declaration of holy wars and victory.",
         "It spread virally through the Internet.",
+        "A second sense of it.",
     ]
 
 
@@ -173,7 +176,8 @@ name="x"></a>wait for it.</div><pre class="screen">$ ls</pre>
 
 def test_gutenberg_books_are_cut_at_their_markers() -> None:
     text = (
-        "Header\n*** START OF THE PROJECT GUTENBERG EBOOK, ONE BOOK ***\n\nFirst\nline.\n\n"
+        "Header\n*** START OF THE PROJECT GUTENBERG EBOOK, ONE BOOK ***\n\nCHAPTER I. THE BEGINNING\n\n"
+        "I. A Scandal in Bohemia II. The Red-Headed League\n\nFirst\nline.\n\n"
         "Second.\n*** END OF THE PROJECT GUTENBERG EBOOK, ONE BOOK ***\nLicence text.\n"
     )
     assert list(heldout_sources.gutenberg_books(text, ("ONE BOOK",))) == [
