@@ -176,7 +176,8 @@ name="x"></a>wait for it.</div><pre class="screen">$ ls</pre>
 
 def test_gutenberg_books_are_cut_at_their_markers() -> None:
     text = (
-        "Header\n*** START OF THE PROJECT GUTENBERG EBOOK, ONE BOOK ***\n\nCHAPTER I. THE BEGINNING\n\n"
+        "Header\n*** START OF THE PROJECT GUTENBERG EBOOK, ONE BOOK ***\n\n"
+        "CHAPTER I. THE BEGINNING\n\n"
         "I. A Scandal in Bohemia II. The Red-Headed League\n\nFirst\nline.\n\n"
         "Second.\n*** END OF THE PROJECT GUTENBERG EBOOK, ONE BOOK ***\nLicence text.\n"
     )
