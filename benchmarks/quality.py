@@ -28,6 +28,7 @@ log = logging.getLogger("benchmarks.quality")
 
 SUGGESTIONS = [1, 3, 6]
 NEXTWORD = "nextword"
+UNIGRAM = "unigram + prefix"
 PRESAGE_TRAINED = "Presage, trained on the corpus"
 """Presage with a database built from the training split of the same corpora as nextword."""
 _CACHE_LOCK = threading.Lock()
@@ -150,11 +151,11 @@ def presage_jobs(config: QualityConfig) -> list[tuple]:
 
 def python_systems(config: QualityConfig) -> dict[str, Callable[[], TypingSession]]:
     """name -> session factory for the systems that run in this process."""
-    unigram = UnigramModel.from_text(config.unigram_text, config.cache / "unigram-counts.json")
-    systems: dict[str, Callable[[], TypingSession]] = {
-        "buffer words": BufferWordsSession,
-        "unigram + prefix": lambda: UnigramSession(unigram),
-    }
+    systems: dict[str, Callable[[], TypingSession]] = {"buffer words": BufferWordsSession}
+    if config.wanted(UNIGRAM):
+        counts = config.cache / f"unigram-counts-{config.unigram_text.stem}.json"
+        unigram = UnigramModel.from_text(config.unigram_text, counts)
+        systems[UNIGRAM] = lambda: UnigramSession(unigram)
     widest = max(config.suggestions)
     if config.bundle:
         systems[NEXTWORD] = engine_session_factory(str(config.bundle), True, widest)
