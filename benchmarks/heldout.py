@@ -46,8 +46,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import heldout_sources
-from training_text import CorpusIndex, dev_every, inputs_key, iter_split, normalise
+from training_text import CorpusIndex, inputs_key, iter_split, normalise
 
+from nextword.exporter.corpus import DEV_EVERY
 from nextword.server.tokenizer import iter_tokens
 
 log = logging.getLogger("benchmarks.heldout")
@@ -232,7 +233,7 @@ subjects are short; the training corpus keeps those of 4 words or more)."""
 
 def build_kind(kind: str, config: HeldoutConfig, index: CorpusIndex | None) -> Chosen:
     if kind == "corpus-dev":
-        origin = f"dev split (every {dev_every()}th paragraph) of {config.corpora[0]}"
+        origin = f"dev split (every {DEV_EVERY}th paragraph) of {config.corpora[0]}"
         return Chosen(corpus_dev_paragraphs(config), origin)
     if kind not in SOURCES:
         raise ValueError(f"unknown kind of text {kind!r} (known: {', '.join(KINDS)})")

@@ -3,14 +3,12 @@ a fingerprint of every paragraph and sentence in them (to prove held-out text is
 
 A corpus path is a file or a directory of `*.txt` and `*.txt.gz` files (gzip: one paragraph per
 line). Paragraphs are numbered 1.. across all files in order and the exporter's dev rule holds
-out every `dev_every()`-th one, so Presage learns from the same training split as nextword.
+out every `DEV_EVERY`-th one, so Presage learns from the same training split as nextword.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import inspect
 import logging
 import re
 import unicodedata
@@ -19,11 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from nextword.exporter.data import ParagraphMode, file_paragraphs, tokenize_corpus
+from nextword.exporter.corpus import DEV_EVERY, ParagraphMode, corpus_files, split_paragraphs
 
 log = logging.getLogger("benchmarks.training_text")
 
-CORPUS_SUFFIXES = (".txt", ".txt.gz")
 MIN_SENTENCE_WORDS = 8
 """Sentences shorter than this are too common to prove that a paragraph was copied."""
 
@@ -31,50 +28,18 @@ _NOT_WORD = re.compile(r"[^a-z0-9]+")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
 
 
-def dev_every() -> int:
-    """The exporter's dev stride (its `tokenize_corpus` default), so the rule has one home."""
-    return int(inspect.signature(tokenize_corpus).parameters["dev_every"].default)
-
-
-def corpus_text_files(paths: Iterable[Path]) -> list[Path]:
-    """Files as given; directories expanded to their `*.txt` and `*.txt.gz` files, by name."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = [p for p in path.rglob("*") if p.is_file() and p.name.endswith(CORPUS_SUFFIXES)]
-            files.extend(sorted(found, key=lambda p: str(p.relative_to(path))))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise FileNotFoundError(f"corpus path {path} does not exist")
-    if not files:
-        raise FileNotFoundError(f"no *.txt or *.txt.gz files in {[str(p) for p in paths]}")
-    return files
-
-
-def read_corpus_file(path: Path) -> str:
-    if path.name.endswith(".gz"):
-        with gzip.open(path, "rt", encoding="utf-8", errors="replace") as stream:
-            return stream.read()
-    return path.read_text(encoding="utf-8", errors="replace")
-
-
 def iter_split(
     paths: Iterable[Path], mode: ParagraphMode = "auto"
 ) -> Iterator[tuple[Path, bool, str]]:
     """(file, held out for dev, paragraph) for every paragraph of the corpora, in order."""
-    stride = dev_every()
-    number = 0
-    for path in corpus_text_files(paths):
-        for paragraph in file_paragraphs(read_corpus_file(path), mode):
-            number += 1
-            yield path, bool(stride) and number % stride == 0, paragraph
+    for file, paragraph, held_out in split_paragraphs(corpus_files(paths), DEV_EVERY, mode):
+        yield file.path, held_out, paragraph
 
 
 def inputs_key(paths: Iterable[Path], mode: str) -> str:
     """A short hash of the corpus files' names and contents, and the split's settings."""
-    digest = hashlib.sha256(f"{mode}|{dev_every()}".encode())
-    for path in corpus_text_files(paths):
+    digest = hashlib.sha256(f"{mode}|{DEV_EVERY}".encode())
+    for path in (file.path for file in corpus_files(paths)):
         digest.update(path.name.encode())
         with path.open("rb") as stream:
             for block in iter(lambda: stream.read(1 << 20), b""):

@@ -24,6 +24,7 @@ import prose  # noqa: E402
 import report  # noqa: E402
 import training_text  # noqa: E402
 
+from nextword.exporter.corpus import corpus_files, read_text  # noqa: E402
 from nextword.exporter.data import tokenize_corpus  # noqa: E402
 
 
@@ -53,9 +54,9 @@ def test_split_reads_gzip_files_and_folders_as_the_exporter_reads_plain_ones(
     plain.mkdir()
     for path in [*sorted(old.iterdir()), *sorted(modern.glob("*.txt*"))]:
         name = f"{len(list(plain.iterdir())):02d}-{path.name.removesuffix('.gz')}"
-        (plain / name).write_text(training_text.read_corpus_file(path))
+        (plain / name).write_text(read_text(path))
     split = list(training_text.iter_split([old, modern]))
-    assert [p.name for p in training_text.corpus_text_files([modern])] == ["c.txt.gz", "d.txt"]
+    assert [f.path.name for f in corpus_files([modern])] == ["c.txt.gz", "d.txt"]
     exporter = tokenize_corpus([plain])
     assert len(split) == exporter.summary.paragraphs == 75
     assert sum(held for _, held, _ in split) == exporter.summary.dev_paragraphs == 3

@@ -19,6 +19,7 @@ import presage_eval  # noqa: E402
 import prose  # noqa: E402
 import training_text  # noqa: E402
 
+from nextword.exporter.corpus import DEV_EVERY  # noqa: E402
 from nextword.exporter.data import tokenize_corpus  # noqa: E402
 from nextword.server.tokenizer import tokenize  # noqa: E402
 
@@ -69,7 +70,7 @@ def test_corpus_split_is_the_exporters_dev_split(tmp_path: Path, mode: str) -> N
     split = list(training_text.iter_split([corpus], mode))
     train = [p for _, held_out, p in split if not held_out]
     dev = heldout.corpus_dev([corpus], mode)
-    exporter = tokenize_corpus([corpus], training_text.dev_every(), mode)  # type: ignore[arg-type]
+    exporter = tokenize_corpus([corpus], DEV_EVERY, mode)  # type: ignore[arg-type]
     held = [p for paragraphs in dev.values() for p in paragraphs]
     assert len(train) == exporter.summary.train_paragraphs
     assert len(held) == exporter.summary.dev_paragraphs > 0
