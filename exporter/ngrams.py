@@ -1,14 +1,16 @@
-"""Count word bigrams and trigrams of the training corpus into a bundle (`ngrams.npz`).
+"""Count word n-grams of the training corpus into a bundle (`ngrams.npz`), pruned to a size.
 
-    nextword ngrams --bundle DIR --corpus PATH... [--min-count 2]
+    nextword ngrams --bundle DIR --corpus PATH... [--order 3|4] [--max-mb 7] [--min-count 1]
 
 The corpus, its paragraph mode and its dev split must be the ones the bundle was trained on
-(the defaults repeat the exporter's): the counts come from the training paragraphs only, cut
-into the network's sequences (`data.make_chunks`: a <p> or <cont> marker, then up to
-max_context_tokens tokens), so a context here is exactly the last two ids of the server's
-`Engine.context_key`. Continuations seen fewer than --min-count times are dropped (their mass
-goes to the network through the backoff, see `nextword.server.ngrams`). The bundle's manifest
-gains an "ngrams" section and the file's hash. Needs numpy only, not torch.
+(the defaults repeat the exporter's; files are read through the token cache, so the corpus is
+not tokenized again): the counts come from the training paragraphs only, cut into the
+network's sequences (`data.make_chunks`: a <p> or <cont> marker, then up to max_context_tokens
+tokens), so a context here is exactly the last ids of the server's `Engine.context_key`. Of all
+the n-grams seen at least --min-count times, those whose loss would change the predictions most
+are kept until the file reaches --max-mb (`ngram_pruning`); the mass of the others goes to the
+network through the backoff (see `nextword.server.ngrams`). The bundle's manifest gains an
+"ngrams" section and the file's hash. Needs numpy only, not torch.
 """
 
 from __future__ import annotations
