@@ -94,10 +94,10 @@ class Level:
 
     def find(self, key: int) -> int:
         """The context's row, or -1."""
-        row = int(np.searchsorted(self.context, key))
-        if row < len(self.context) and int(self.context[row]) == key:
-            return row
-        return -1
+        if not len(self.context) or not 0 <= key <= int(self.context[-1]):
+            return -1
+        row = int(_search(self.context, key))
+        return row if int(self.context[row]) == key else -1
 
     def backoff(self, row: int, discount: float) -> float:
         kept = int(self.offsets[row + 1]) - int(self.offsets[row])
@@ -106,8 +106,10 @@ class Level:
     def in_range(self, row: int, lo: int, hi: int, discount: float) -> tuple[np.ndarray, ...]:
         begin, end = int(self.offsets[row]), int(self.offsets[row + 1])
         ids = self.next_ids[begin:end]
-        first, last = np.searchsorted(ids, [lo, hi])
-        chosen = slice(begin + int(first), begin + int(last))
+        fits = hi < 1 << (8 * ids.itemsize)  # lo < hi <= n_words: only hi may not fit
+        first = int(_search(ids, lo))
+        last = int(_search(ids, hi)) if fits else len(ids)
+        chosen = slice(begin + first, begin + last)
         probabilities = (self.counts[chosen].astype(np.float64) - discount) / float(self.total[row])
         return self.next_ids[chosen].astype(np.int64), probabilities
 
@@ -116,6 +118,12 @@ class Level:
         kept = np.diff(self.offsets.astype(np.int64))
         contexts = np.repeat(self.context.astype(np.uint64), kept)
         return contexts * np.uint64(vocab_size) + self.next_ids.astype(np.uint64)
+
+
+def _search(array: np.ndarray, value: int) -> np.intp:
+    """np.searchsorted for one value, given as an array of the array's own type: a Python int
+    or a numpy scalar makes numpy convert the whole array first (~2 ms for 230k uint64)."""
+    return array.searchsorted(np.asarray([value], dtype=array.dtype))[0]
 
 
 class NgramTable:
