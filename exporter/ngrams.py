@@ -1,14 +1,16 @@
-"""Count word bigrams and trigrams of the training corpus into a bundle (`ngrams.npz`).
+"""Count word n-grams of the training corpus into a bundle (`ngrams.npz`), pruned to a size.
 
-    nextword ngrams --bundle DIR --corpus PATH... [--min-count 2]
+    nextword ngrams --bundle DIR --corpus PATH... [--order 3|4] [--max-mb 7] [--min-count 1]
 
 The corpus, its paragraph mode and its dev split must be the ones the bundle was trained on
-(the defaults repeat the exporter's): the counts come from the training paragraphs only, cut
-into the network's sequences (`data.make_chunks`: a <p> or <cont> marker, then up to
-max_context_tokens tokens), so a context here is exactly the last two ids of the server's
-`Engine.context_key`. Continuations seen fewer than --min-count times are dropped (their mass
-goes to the network through the backoff, see `nextword.server.ngrams`). The bundle's manifest
-gains an "ngrams" section and the file's hash. Needs numpy only, not torch.
+(the defaults repeat the exporter's; files are read through the token cache, so the corpus is
+not tokenized again): the counts come from the training paragraphs only, cut into the
+network's sequences (`data.make_chunks`: a <p> or <cont> marker, then up to max_context_tokens
+tokens), so a context here is exactly the last ids of the server's `Engine.context_key`. Of all
+the n-grams seen at least --min-count times, those whose loss would change the predictions most
+are kept until the file reaches --max-mb (`ngram_pruning`); the mass of the others goes to the
+network through the backoff (see `nextword.server.ngrams`). The bundle's manifest gains an
+"ngrams" section and the file's hash. Needs numpy only, not torch.
 """
 
 from __future__ import annotations
@@ -19,11 +21,24 @@ import stat
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
+from nextword.exporter.corpus import DEV_EVERY, default_cache_dir
 from nextword.exporter.data import make_chunks, provisional_to_vocab, tokenize_corpus
+from nextword.exporter.ngram_pruning import (
+    Say,
+    count_costs,
+    count_order,
+    fit_to_size,
+    link_tails,
+    raise_tails,
+    ranks,
+    relative_entropy_costs,
+)
 from nextword.server.bundle import (
     MANIFEST,
     Bundle,
@@ -33,8 +48,10 @@ from nextword.server.bundle import (
     load_bundle,
     write_manifest,
 )
-from nextword.server.ngrams import FILE_NAME, NgramError, load_ngrams
+from nextword.server.ngrams import FILE_NAME, LEVELS, NgramError, NgramSettings, load_ngrams
 from nextword.server.vocab import Vocabulary
+
+Pruning = Literal["entropy", "count"]
 
 SEPARATOR = -1
 
@@ -54,48 +71,41 @@ def sequences(chunks_tokens: np.ndarray, starts: np.ndarray, lengths: np.ndarray
     return flat
 
 
-def count_level(
-    contexts: np.ndarray, following: np.ndarray, n_words: int, min_count: int
+def count_ngrams(
+    paragraphs: list[np.ndarray],
+    vocab: Vocabulary,
+    max_context_tokens: int,
+    min_count: int = 1,
+    order: int = 3,
+    max_bytes: int | None = None,
+    pruning: Pruning = "entropy",
+    say: Say = lambda line: None,
 ) -> dict[str, np.ndarray]:
-    """The arrays of one order (see nextword.server.ngrams) from parallel context/next arrays."""
-    is_word = following < n_words
-    contexts, following = contexts[is_word], following[is_word]
-    context_keys, totals = np.unique(contexts, return_counts=True)
-    pairs, counts = np.unique(contexts * n_words + following, return_counts=True)
-    keep = counts >= min_count
-    pairs, counts = pairs[keep], counts[keep]
-    pair_context, pair_next = pairs // n_words, pairs % n_words
-    kept_contexts, first_index = np.unique(pair_context, return_index=True)
-    offsets = np.concatenate([first_index, [len(pairs)]])
-    totals = totals[np.searchsorted(context_keys, kept_contexts)]
-    id_type = np.uint16 if n_words <= 1 << 16 else np.uint32
-    return {
-        "context": kept_contexts.astype(np.uint32),
-        "total": totals.astype(np.uint32),
-        "offsets": offsets.astype(np.uint32),
-        "next": pair_next.astype(id_type),
-        "count": np.minimum(counts, 65535).astype(np.uint16),
-    }
-
-
-def count_ngrams(paragraphs: list[np.ndarray], vocab: Vocabulary, max_context_tokens: int,
-                 min_count: int) -> dict[str, np.ndarray]:  # fmt: skip
-    """Every array of `ngrams.npz` for the training paragraphs (vocabulary ids)."""
+    """Every array of `ngrams.npz` for the training paragraphs (vocabulary ids): the n-grams up
+    to `order` seen at least `min_count` times, the best of them (by `pruning`) that fit in
+    `max_bytes` (all when None)."""
+    if not 3 <= order <= len(LEVELS) + 1:
+        raise ValueError(f"n-grams of order {order}: 3 or 4 are supported")
     vocab_size, n_words = len(vocab), vocab.n_words
-    if vocab_size * vocab_size >= 1 << 32:
-        raise ValueError(f"a {vocab_size}-word vocabulary is too large for uint32 trigram keys")
     chunks = make_chunks(paragraphs, vocab, max_context_tokens)
     flat = sequences(chunks.tokens, chunks.starts, chunks.lengths, chunks.first)
-    arrays: dict[str, np.ndarray] = {"vocab_size": np.asarray([vocab_size], dtype=np.int64)}
-    b, c = flat[:-1], flat[1:]
-    ok = (b >= 0) & (c >= 0)
-    for name, values in count_level(b[ok], c[ok], n_words, min_count).items():
-        arrays[f"bigram_{name}"] = values
-    a, b, c = flat[:-2], flat[1:-1], flat[2:]
-    ok = (a >= 0) & (b >= 0) & (c >= 0)
-    for name, values in count_level(a[ok] * vocab_size + b[ok], c[ok], n_words, min_count).items():
-        arrays[f"trigram_{name}"] = values
-    return arrays
+    orders = []
+    for length in range(1, order):
+        began = time.perf_counter()
+        orders.append(count_order(flat, length, vocab_size, n_words))
+        counted = orders[-1]
+        say(f"{length + 1}-grams: {len(counted.words):,} after {len(counted.contexts):,} "
+            f"contexts ({time.perf_counter() - began:.1f} s)")  # fmt: skip
+    link_tails(orders, vocab_size)
+    if pruning == "entropy":
+        costs = relative_entropy_costs(orders, n_words, NgramSettings().discount)
+    else:
+        costs = count_costs(orders)
+    places = ranks(raise_tails(orders, costs))
+    everything = sum(len(place) for place in places)
+    for counted, place in zip(orders, places):
+        place[counted.counts < min_count] = everything  # never kept
+    return fit_to_size(orders, places, max_bytes, vocab_size, n_words, say)
 
 
 def dev_every_of(manifest: dict) -> int | None:
@@ -106,41 +116,55 @@ def dev_every_of(manifest: dict) -> int | None:
     return None
 
 
-def add_ngrams(bundle_dir: Path, corpus: list[str], min_count: int, dev_every: int | None,
-               paragraphs: str | None, command: str = "") -> dict:  # fmt: skip
+@dataclass
+class CountOptions:
+    """What `nextword ngrams` keeps (see `count_ngrams`)."""
+
+    order: int = 3
+    max_mb: float | None = 7.0
+    min_count: int = 1
+    pruning: Pruning = "entropy"
+
+
+def add_ngrams(
+    bundle_dir: Path,
+    corpus: list[str],
+    options: CountOptions,
+    dev_every: int | None,
+    paragraphs: str | None,
+    cache_dir: Path | None,
+    command: str = "",
+) -> dict:
     """Count, write `ngrams.npz` into the bundle, rewrite its manifest; return the section."""
     bundle = load_bundle(bundle_dir)
     manifest = dict(bundle.manifest)
     recorded = manifest.get("corpus", {})
-    dev_every = dev_every if dev_every is not None else (dev_every_of(manifest) or 20)
+    dev_every = dev_every if dev_every is not None else (dev_every_of(manifest) or DEV_EVERY)
     mode = paragraphs or recorded.get("paragraph_mode", "auto")
     began = time.perf_counter()
-    print(f"tokenizing {', '.join(corpus)} (every {dev_every}th paragraph held out)")
-    tokenized = tokenize_corpus(corpus, dev_every, mode)  # type: ignore[arg-type]
+    say(f"reading {', '.join(corpus)} (every {dev_every}th paragraph held out)")
+    tokenized = tokenize_corpus(corpus, dev_every, mode, (), cache_dir, quiet=False)  # type: ignore[arg-type]
     if recorded.get("files") and sorted(recorded["files"]) != sorted(tokenized.summary.files):
-        print(
-            f"warning: the bundle was trained on {recorded['files']}, "
-            f"counting {tokenized.summary.files}",
-            file=sys.stderr,
-        )
+        say(f"warning: the bundle was trained on {recorded['files']}, "
+            f"counting {tokenized.summary.files}")  # fmt: skip
     lookup = provisional_to_vocab(tokenized, bundle.vocab)
     train = [lookup[paragraph] for paragraph in tokenized.train]
-    arrays = count_ngrams(train, bundle.vocab, bundle.max_context_tokens, min_count)
-    section = {
+    max_bytes = None if options.max_mb is None else int(options.max_mb * 1e6)
+    arrays = count_ngrams(train, bundle.vocab, bundle.max_context_tokens, options.min_count,
+                          options.order, max_bytes, options.pruning, say)  # fmt: skip
+    section: dict = {
         "file": FILE_NAME,
-        "orders": [2, 3],
-        "min_count": min_count,
+        "orders": list(range(2, options.order + 1)),
+        **asdict(options),
         "corpus_files": tokenized.summary.files,
         "train_paragraphs": len(train),
         "dev_split": f"every {dev_every}th paragraph held out",
         "paragraph_mode": mode,
-        "bigram_contexts": int(len(arrays["bigram_context"])),
-        "bigrams": int(len(arrays["bigram_next"])),
-        "trigram_contexts": int(len(arrays["trigram_context"])),
-        "trigrams": int(len(arrays["trigram_next"])),
-        "seconds": round(time.perf_counter() - began, 1),
-        "command": command,
     }
+    for name in LEVELS[: options.order - 1]:
+        section[f"{name}_contexts"] = int(len(arrays[f"{name}_context"]))
+        section[f"{name}s"] = int(len(arrays[f"{name}_next"]))
+    section |= {"seconds": round(time.perf_counter() - began, 1), "command": command}
     manifest["ngrams"] = section
     write_bundle_with(bundle, arrays, manifest)
     return section
@@ -166,13 +190,31 @@ def write_bundle_with(bundle: Bundle, arrays: dict[str, np.ndarray], manifest: d
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
+    defaults = CountOptions()
     parser = argparse.ArgumentParser(prog="nextword ngrams", description=__doc__.split("\n")[0])
     parser.add_argument("--bundle", required=True, type=Path, help="bundle directory to extend")
     parser.add_argument("--corpus", required=True, nargs="+", help="the bundle's training corpus")
     parser.add_argument(
-        "--min-count", type=int, default=2,
-        help="drop continuations seen fewer times (default 2)",
+        "--order", type=int, choices=(3, 4), default=defaults.order,
+        help=f"longest n-gram counted (default {defaults.order})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-mb", type=float, default=defaults.max_mb,
+        help=f"largest {FILE_NAME} to write, in MB; 0: no limit (default {defaults.max_mb})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pruning", choices=("entropy", "count"), default=defaults.pruning,
+        help="which n-grams --max-mb keeps first: those whose loss changes the predictions "
+        "most (relative entropy), or the most frequent (default entropy)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--min-count", type=int, default=defaults.min_count,
+        help=f"drop n-grams seen fewer times, whatever the size (default {defaults.min_count})",
     )  # fmt: skip
     parser.add_argument(
         "--dev-every", type=int, default=None,
@@ -182,27 +224,37 @@ def main(argv: list[str] | None = None) -> int:
         "--paragraphs", choices=("auto", "lines", "blank-lines"), default=None,
         help="paragraph mode (default: the bundle's manifest)",
     )  # fmt: skip
+    parser.add_argument(
+        "--token-cache", default=str(default_cache_dir()),
+        help="folder caching each corpus file's token ids ('' for none)",
+    )  # fmt: skip
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if args.min_count < 1:
         parser.error("--min-count must be at least 1")
+    if args.max_mb < 0:
+        parser.error("--max-mb must be positive, or 0 for no limit")
+    options = CountOptions(args.order, args.max_mb or None, args.min_count, args.pruning)
     try:
         section = add_ngrams(
             args.bundle,
             args.corpus,
-            args.min_count,
+            options,
             args.dev_every,
             args.paragraphs,
+            Path(args.token_cache) if args.token_cache else None,
             command="nextword ngrams " + " ".join(argv),
         )
     except (BundleError, NgramError, OSError, ValueError) as error:
         print(f"nextword ngrams: {error}", file=sys.stderr)
         return 1
     size = (args.bundle / FILE_NAME).stat().st_size
+    kept = ", ".join(
+        f"{section[f'{name}s']:,} {name}s after {section[f'{name}_contexts']:,} contexts"
+        for name in LEVELS[: options.order - 1]
+    )
     print(
-        f"wrote {args.bundle / FILE_NAME} ({size / 1e6:.1f} MB): {section['bigrams']:,} bigrams "
-        f"after {section['bigram_contexts']:,} contexts, {section['trigrams']:,} trigrams after "
-        f"{section['trigram_contexts']:,} contexts, in {section['seconds']} s"
+        f"wrote {args.bundle / FILE_NAME} ({size / 1e6:.2f} MB): {kept}, in {section['seconds']} s"
     )
     return 0
 

@@ -420,10 +420,10 @@ class Engine:
         if self.ngrams is None or not settings.enabled or settings.weight <= 0 or lo >= hi:
             return None
         ngrams = self.ngrams
-        # It depends on the last two ids only: "of the" recurs, and a prepared space finds it.
+        # It depends on the last few ids only: "of the" recurs, and a prepared space finds it.
         evidence = remember(
             self.evidences,
-            (prediction.key[-2:], lo, hi, settings.discount),
+            (prediction.key[-ngrams.context_length :], lo, hi, settings.discount),
             REMEMBERED_EVIDENCES,
             lambda: ngrams.evidence(prediction.key, lo, hi, settings.discount),
         )

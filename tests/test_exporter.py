@@ -76,14 +76,17 @@ def test_train_then_export_through_the_cli(corpus: Path, tmp_path: Path) -> None
     history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
     assert history[-1]["step"] == checkpoint.progress.step
     # the corpus's word counts join the bundle; the server reads them
-    assert nextword(["ngrams", "--bundle", str(bundle_dir), "--corpus", str(corpus)]) == 0
+    tokens = str(tmp_path / "tokens")
+    counting = ["ngrams", "--bundle", str(bundle_dir), "--corpus", str(corpus)]
+    assert nextword([*counting, "--token-cache", tokens]) == 0
     bundle = load_bundle(bundle_dir)
-    assert bundle.ngrams is not None and bundle.manifest["ngrams"]["min_count"] == 2
+    assert bundle.ngrams is not None and bundle.manifest["ngrams"]["pruning"] == "entropy"
     assert bundle.manifest["ngrams"]["train_paragraphs"] == 152
     walks = bundle.vocab.index["walks"]
-    row = bundle.ngrams.bigram.find(walks)
-    begin, end = bundle.ngrams.bigram.offsets[row : row + 2]
-    assert bundle.vocab.folded[int(bundle.ngrams.bigram.next_ids[begin])] == "past"
+    bigrams = bundle.ngrams.levels[0]
+    row = bigrams.find(walks)
+    begin, end = bigrams.offsets[row : row + 2]
+    assert bundle.vocab.folded[int(bigrams.next_ids[begin])] == "past"
     assert end - begin == 1  # "walks" is always followed by "past"
 
 

@@ -51,33 +51,34 @@ def test_counts_follow_the_networks_sequences(vocab: Vocabulary) -> None:
     arrays = count_ngrams(paragraphs, vocab, max_context_tokens=64, min_count=1)
     table = table_of(arrays)
     v = vocab.index
-    level = table.bigram
+    level = table.levels[0]
     row = level.find(v["and"])
     nexts = level.next_ids[level.offsets[row] : level.offsets[row + 1]].tolist()
     counts = level.counts[level.offsets[row] : level.offsets[row + 1]].tolist()
     assert dict(zip(nexts, counts)) == {v["gentlemen"]: 3, v["women"]: 1}
     assert int(level.total[row]) == 4
     # "gentlemen ," is not a word continuation: "gentlemen" is no context at all
-    assert table.bigram.find(v["gentlemen"]) == -1
+    assert level.find(v["gentlemen"]) == -1
     # the paragraph marker is a context: <p> ladies (twice), <p> the
-    row = table.trigram.find(v["<p>"] * len(vocab) + v["ladies"])
-    assert int(table.trigram.total[row]) == 2
+    trigrams = table.levels[1]
+    row = trigrams.find(v["<p>"] * len(vocab) + v["ladies"])
+    assert int(trigrams.total[row]) == 2
     # pruning keeps the totals, drops the rare continuation
-    pruned = table_of(count_ngrams(paragraphs, vocab, 64, min_count=2))
-    row = pruned.bigram.find(v["and"])
-    assert int(pruned.bigram.total[row]) == 4
-    assert pruned.bigram.kept_types[row] == 1
+    pruned = table_of(count_ngrams(paragraphs, vocab, 64, min_count=2)).levels[0]
+    row = pruned.find(v["and"])
+    assert int(pruned.total[row]) == 4
+    assert pruned.offsets[row + 1] - pruned.offsets[row] == 1
 
 
 def test_no_ngram_spans_a_context_reset(vocab: Vocabulary) -> None:
     paragraph = ids(vocab, "ladies and gentlemen ladies and gentlemen")
-    table = table_of(count_ngrams([paragraph], vocab, max_context_tokens=2, min_count=1))
+    bigrams = table_of(count_ngrams([paragraph], vocab, max_context_tokens=2)).levels[0]
     v = vocab.index
     # chunks: [<p> ladies and] [<cont> gentlemen ladies] [<cont> and gentlemen]
-    assert table.bigram.find(v["and"]) >= 0
-    row = table.bigram.find(v["and"])
-    assert int(table.bigram.total[row]) == 1  # "and gentlemen" inside the last chunk only
-    assert table.bigram.find(v["<cont>"]) >= 0
+    row = bigrams.find(v["and"])
+    assert row >= 0
+    assert int(bigrams.total[row]) == 1  # "and gentlemen" inside the last chunk only
+    assert bigrams.find(v["<cont>"]) >= 0
 
 
 def test_the_mixture_is_a_distribution(vocab: Vocabulary) -> None:
@@ -136,7 +137,9 @@ def test_a_bundle_with_bad_counts_is_refused_by_name(tmp_path: Path) -> None:
     other = dict(arrays, vocab_size=np.asarray([len(tiny.vocab) + 1]))
     with pytest.raises(BundleError, match="ngrams.npz was counted for another vocabulary"):
         load_bundle(bundle_with_counts(tmp_path / "size", other))
-    unsorted = dict(arrays, bigram_context=arrays["bigram_context"][::-1].copy())
+    repeated = arrays["bigram_context"].copy()
+    repeated[1] = 0  # the second context equals the first
+    unsorted = dict(arrays, bigram_context=repeated)
     with pytest.raises(BundleError, match="contexts are not sorted"):
         load_bundle(bundle_with_counts(tmp_path / "order", unsorted))
     missing = {k: v for k, v in arrays.items() if k != "trigram_total"}
@@ -208,7 +211,8 @@ def test_counts_off_gives_the_network_alone(engine: Engine) -> None:
 
 
 def test_a_trigram_without_its_bigram_is_refused(tmp_path: Path, vocab: Vocabulary) -> None:
-    """`evidence` adds a trigram's count onto its bigram's in place, so load checks they pair."""
+    """`evidence` adds a trigram's count onto its bigram's in place, so load checks they pair
+    (here in format 1: absolute ids and offsets, no `format` array)."""
     size, v = len(vocab), vocab.index
     arrays = {
         "vocab_size": np.asarray([size]),
