@@ -37,13 +37,13 @@ from heldout import (
     word_count,
 )
 
-from nextword.server.document import DocumentState
-from nextword.server.engine import Engine, load_engine
-from nextword.server.evaluate import evaluate_files
-from nextword.server.evaluate_sessions import EngineSession
-from nextword.server.inline import InlineSuggestion, suggest_inline
+from nextword.server.commands.evaluate import evaluate_files
+from nextword.server.commands.sessions import EngineSession
+from nextword.server.engine.engine import Engine, load_engine
+from nextword.server.engine.inline import InlineSuggestion, suggest_inline
 from nextword.server.settings import Settings
-from nextword.server.tokenizer import fold, tokenize
+from nextword.server.text.document import DocumentState
+from nextword.server.text.tokenizer import fold, tokenize
 
 OUT = Path(__file__).resolve().parents[1] / ".benchmarks"
 SUGGESTIONS = [1, 3, 6]

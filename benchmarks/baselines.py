@@ -1,4 +1,4 @@
-"""The simple completers editors ship, as typing sessions for `nextword.server.evaluate`.
+"""The simple completers editors ship, as typing sessions for `nextword.server.commands.evaluate`.
 
 - `BufferWordsSession`: the words already in the document that start with the typed prefix,
   nearest (most recently typed) first: what Vim's Ctrl-N/Ctrl-P and VS Code's word-based
@@ -15,7 +15,7 @@ from collections import Counter, OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
-from nextword.server.tokenizer import fold, iter_tokens, word_prefix_at
+from nextword.server.text.tokenizer import fold, iter_tokens, word_prefix_at
 
 _AFTER_EVERY_CHAR = "\U0010ffff"
 

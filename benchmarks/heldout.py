@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nextword.exporter.data import corpus_files, iter_paragraphs
-from nextword.server.tokenizer import iter_tokens
+from nextword.server.text.tokenizer import iter_tokens
 
 DEFAULT_CACHE = Path.home() / ".cache" / "nextword-bench"
 SHARED_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"

@@ -21,8 +21,8 @@ from pathlib import Path
 import presage_eval
 from baselines import BufferWordsSession, UnigramModel, UnigramSession
 
-from nextword.server.evaluate import Summary, TypingSession, evaluate_files
-from nextword.server.evaluate_sessions import engine_session_factory
+from nextword.server.commands.evaluate import Summary, TypingSession, evaluate_files
+from nextword.server.commands.sessions import engine_session_factory
 
 log = logging.getLogger("benchmarks.quality")
 

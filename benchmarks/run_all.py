@@ -38,7 +38,7 @@ import heldout  # noqa: E402
 import presage_eval  # noqa: E402
 import report  # noqa: E402
 
-from nextword.server.bundle import DEFAULT_BUNDLE, BundleError, read_manifest  # noqa: E402
+from nextword.server.model.bundle import DEFAULT_BUNDLE, BundleError, read_manifest  # noqa: E402
 
 log = logging.getLogger("benchmarks")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nextword.server.evaluate_sessions import LspClient, serve_command, server_options
+from nextword.server.commands.sessions import LspClient, serve_command, server_options
 
 
 def words_of_text(sources: list[Path], words: int) -> str:

@@ -4,7 +4,7 @@ A corpus is text files (or directories of `*.txt` files). Paragraphs are lines, 
 separated by blank lines in hard-wrapped files (see `file_paragraphs`). Every `dev_every`-th
 paragraph (1-based: the 20th, 40th, ...) is held out for dev figures.
 
-Sequences follow `nextword.server.tokenizer.context_symbols` exactly: a paragraph's tokens are
+Sequences follow `nextword.server.text.tokenizer.context_symbols` exactly: a paragraph's tokens are
 cut into chunks of `max_context_tokens`; for a chunk, the input is [<p> or <cont>] + chunk[:-1]
 and the target is the chunk, so the state after reading the input up to position t is the state
 the server reaches from the same context and predicts chunk[t].
@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from nextword.server.tokenizer import (
+from nextword.server.model.vocab import Vocabulary
+from nextword.server.text.tokenizer import (
     CONTINUE_SYMBOL,
     NUMBER_SYMBOL,
     PARAGRAPH_SYMBOL,
@@ -29,7 +30,6 @@ from nextword.server.tokenizer import (
     UNKNOWN_SYMBOL,
     iter_tokens,
 )
-from nextword.server.vocab import Vocabulary
 
 IGNORE_INDEX = -1
 """Target id that the loss skips: padding and words outside the vocabulary."""

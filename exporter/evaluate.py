@@ -20,7 +20,7 @@ import torch
 from nextword.exporter.data import IGNORE_INDEX, Chunks, batch_arrays
 from nextword.exporter.losses import LossConfig, continuous_loss, table_logits
 from nextword.exporter.model import Predictor
-from nextword.server.vocab import Vocabulary
+from nextword.server.model.vocab import Vocabulary
 
 SUGGESTIONS = 6
 

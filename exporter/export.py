@@ -23,7 +23,7 @@ import torch
 
 from nextword.exporter.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from nextword.exporter.model import OneStep, Predictor
-from nextword.server.bundle import (
+from nextword.server.model.bundle import (
     INPUT_EMBEDDINGS,
     OUTPUT_BIAS,
     OUTPUT_EMBEDDINGS,
@@ -35,7 +35,7 @@ from nextword.server.bundle import (
     quantize_rows,
     write_manifest,
 )
-from nextword.server.tokenizer import (
+from nextword.server.text.tokenizer import (
     CONTINUE_SYMBOL,
     PARAGRAPH_SYMBOL,
     TOKENIZER_VERSION,

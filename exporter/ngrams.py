@@ -7,7 +7,7 @@ The corpus, its paragraph mode and its dev split must be the ones the bundle was
 into the network's sequences (`data.make_chunks`: a <p> or <cont> marker, then up to
 max_context_tokens tokens), so a context here is exactly the last two ids of the server's
 `Engine.context_key`. Continuations seen fewer than --min-count times are dropped (their mass
-goes to the network through the backoff, see `nextword.server.ngrams`). The bundle's manifest
+goes to the network through the backoff, see `nextword.server.model.ngrams`). The bundle's manifest
 gains an "ngrams" section and the file's hash. Needs numpy only, not torch.
 """
 
@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from nextword.exporter.data import make_chunks, provisional_to_vocab, tokenize_corpus
-from nextword.server.bundle import BundleError, load_bundle, write_manifest
-from nextword.server.ngrams import FILE_NAME, NgramError, load_ngrams
-from nextword.server.vocab import Vocabulary
+from nextword.server.model.bundle import BundleError, load_bundle, write_manifest
+from nextword.server.model.ngrams import FILE_NAME, NgramError, load_ngrams
+from nextword.server.model.vocab import Vocabulary
 
 SEPARATOR = -1
 
@@ -46,7 +46,8 @@ def sequences(chunks_tokens: np.ndarray, starts: np.ndarray, lengths: np.ndarray
 def count_level(
     contexts: np.ndarray, following: np.ndarray, n_words: int, min_count: int
 ) -> dict[str, np.ndarray]:
-    """The arrays of one order (see nextword.server.ngrams) from parallel context/next arrays."""
+    """The arrays of one order (see nextword.server.model.ngrams) from parallel context and
+    next-word arrays."""
     is_word = following < n_words
     contexts, following = contexts[is_word], following[is_word]
     context_keys, totals = np.unique(contexts, return_counts=True)

@@ -62,9 +62,9 @@ from nextword.exporter.runtime import (
     stop_reason,
 )
 from nextword.exporter.targets import TARGET_SOURCES, TargetConfig, build_targets, unit_rows
-from nextword.server.ranking import log_priors
-from nextword.server.tokenizer import TOKENIZER_VERSION
-from nextword.server.vocab import Vocabulary
+from nextword.server.engine.ranking import log_priors
+from nextword.server.model.vocab import Vocabulary
+from nextword.server.text.tokenizer import TOKENIZER_VERSION
 
 log = logging.getLogger("nextword.train")
 

@@ -19,11 +19,11 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from nextword.server.context import ContextLimits
-from nextword.server.inline import InlineSettings
-from nextword.server.memory import MemorySettings
-from nextword.server.ngrams import NgramSettings
-from nextword.server.ranking import RankingWeights
+from nextword.server.engine.inline import InlineSettings
+from nextword.server.engine.ranking import RankingWeights
+from nextword.server.memory.core import MemorySettings
+from nextword.server.model.ngrams import NgramSettings
+from nextword.server.text.cursor import ContextLimits
 
 DEFAULT_LANGUAGES = (
     "plaintext",

@@ -18,7 +18,7 @@ import heldout  # noqa: E402
 import presage_eval  # noqa: E402
 
 from nextword.exporter.data import tokenize_corpus  # noqa: E402
-from nextword.server.tokenizer import tokenize  # noqa: E402
+from nextword.server.text.tokenizer import tokenize  # noqa: E402
 
 
 @pytest.mark.slow

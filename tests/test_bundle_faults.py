@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import TINY_BUNDLE
 
-from nextword.server.bundle import write_manifest
+from nextword.server.model.bundle import write_manifest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 

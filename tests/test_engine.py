@@ -9,25 +9,25 @@ import pytest
 from conftest import TINY_BUNDLE, TINY_SOFTMAX_BUNDLE
 from pygls.workspace.position_codec import PositionCodec
 
-from nextword.server.bundle import BundleError
-from nextword.server.context import (
+from nextword.server.engine.engine import load_engine
+from nextword.server.engine.ranking import filter_text, restore_case
+from nextword.server.engine.states import CachedStep, StateCache
+from nextword.server.model.bundle import BundleError
+from nextword.server.settings import Settings, parse_settings
+from nextword.server.text.cursor import (
     ContextLimits,
     analyse_cursor,
     paragraph_tokens,
     suppressed,
     words_around,
 )
-from nextword.server.document import (
+from nextword.server.text.document import (
     DocumentState,
     DocumentText,
     character_of,
     column_of,
     split_lines,
 )
-from nextword.server.engine import load_engine
-from nextword.server.ranking import filter_text, restore_case
-from nextword.server.settings import Settings, parse_settings
-from nextword.server.states import CachedStep, StateCache
 
 
 def words(completions) -> list[str]:
@@ -302,7 +302,7 @@ def _biased_copy(tmp_path, bias: dict[str, float], declared: bool = True, stored
     import json
     import shutil
 
-    from nextword.server.bundle import MANIFEST, OUTPUT_BIAS, load_bundle, write_manifest
+    from nextword.server.model.bundle import MANIFEST, OUTPUT_BIAS, load_bundle, write_manifest
 
     path = tmp_path / "biased"
     shutil.copytree(TINY_BUNDLE, path)

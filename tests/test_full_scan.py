@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from conftest import default_bundle_present
 
-from nextword.server.document import DocumentState
-from nextword.server.engine import Engine, load_engine, session_options
-from nextword.server.full_scan import GRAPH_PATH, FullScan
+from nextword.server.engine.engine import Engine, load_engine, session_options
+from nextword.server.model.full_scan import GRAPH_PATH, FullScan
+from nextword.server.text.document import DocumentState
 
 pytestmark = pytest.mark.skipif(not default_bundle_present(), reason="no default bundle")
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
 
-from nextword.server.document import (
+from nextword.server.text.document import (
     DocumentState,
     character_of,
     column_of,
@@ -123,7 +123,7 @@ def test_position_conversion_matches_the_pygls_codec(content: str, character, en
 def test_megabyte_line_costs_bounded_work(tiny_engine, encoding: str) -> None:
     """Completing anywhere on a 1 MB line runs at most one context's recurrent steps and
     reads a bounded context, whatever the position."""
-    from nextword.server.context import analyse_cursor
+    from nextword.server.text.cursor import analyse_cursor
 
     codec = PositionCodec(encoding)
     line = ("the people of the United States \u00e9 " * 40_000)[: 1 << 20]

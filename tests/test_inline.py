@@ -7,10 +7,10 @@ import dataclasses
 import pytest
 from conftest import TINY_BUNDLE, TINY_SOFTMAX_BUNDLE
 
-from nextword.server.document import DocumentState
-from nextword.server.engine import Engine, load_engine
-from nextword.server.inline import extend_key, suggest_inline
+from nextword.server.engine.engine import Engine, load_engine
+from nextword.server.engine.inline import extend_key, suggest_inline
 from nextword.server.settings import Settings, parse_settings
+from nextword.server.text.document import DocumentState
 
 NAME = "Zorblat Quenwick"
 STORY = f"{NAME} came. Then {NAME} left. We met {NAME} again.\nToday "

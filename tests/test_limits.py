@@ -15,10 +15,8 @@ import threading
 import pytest
 from conftest import TINY_BUNDLE
 
-from nextword.server.context import line_tokens
-from nextword.server.document import DocumentState
-from nextword.server.engine import load_engine
-from nextword.server.limits import (
+from nextword.server.engine.engine import load_engine
+from nextword.server.lsp.transport import (
     MAX_MESSAGE_BYTES,
     AsyncProtocolInput,
     ProtocolInput,
@@ -26,6 +24,8 @@ from nextword.server.limits import (
     pollable,
 )
 from nextword.server.settings import parse_settings
+from nextword.server.text.cursor import line_tokens
+from nextword.server.text.document import DocumentState
 
 WORDS = [
     "the",

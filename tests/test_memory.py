@@ -10,11 +10,9 @@ from conftest import TINY_BUNDLE, TINY_SOFTMAX_BUNDLE, default_bundle_present
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nextword.server import memory
-from nextword.server.context import analyse_cursor
-from nextword.server.document import DocumentState
-from nextword.server.engine import Engine, load_engine
-from nextword.server.memory import (
+from nextword.server.engine.engine import Engine, load_engine
+from nextword.server.memory import core as memory
+from nextword.server.memory.core import (
     MOST_WORDS,
     MemorySettings,
     assemble,
@@ -25,6 +23,8 @@ from nextword.server.memory import (
     piece_bounds,
 )
 from nextword.server.settings import Settings, parse_settings
+from nextword.server.text.cursor import analyse_cursor
+from nextword.server.text.document import DocumentState
 
 NAME = "Zorblat Quenwick"
 # Far more lines than the ranking's nearby-words window, so only the memory can know the name.

@@ -1,4 +1,4 @@
-"""Corpus word counts (exporter/ngrams.py writes, server/ngrams.py reads) and their ranking."""
+"""Corpus word counts (exporter/ngrams.py writes, server/model/ngrams.py reads), ranked."""
 
 from __future__ import annotations
 
@@ -10,12 +10,18 @@ import pytest
 from conftest import TINY_BUNDLE, default_bundle_present
 
 from nextword.exporter.ngrams import count_ngrams, sequences
-from nextword.server.bundle import BundleError, load_bundle, write_manifest
-from nextword.server.document import DocumentState
-from nextword.server.engine import Engine, load_engine
-from nextword.server.ngrams import FILE_NAME, NgramError, NgramTable, load_ngrams, table_from_arrays
+from nextword.server.engine.engine import Engine, load_engine
+from nextword.server.model.bundle import BundleError, load_bundle, write_manifest
+from nextword.server.model.ngrams import (
+    FILE_NAME,
+    NgramError,
+    NgramTable,
+    load_ngrams,
+    table_from_arrays,
+)
+from nextword.server.model.vocab import Vocabulary
 from nextword.server.settings import Settings
-from nextword.server.vocab import Vocabulary
+from nextword.server.text.document import DocumentState
 
 WORDS = ["and", "gentlemen", "ladies", "the", "women"]
 

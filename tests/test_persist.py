@@ -16,11 +16,12 @@ from conftest import SERVER_COMMAND, TINY_BUNDLE
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from nextword.server import cli, persist
-from nextword.server.document import DocumentState
-from nextword.server.engine import Engine, load_engine
-from nextword.server.memory import make_block
+from nextword.server import cli
+from nextword.server.engine.engine import Engine, load_engine
+from nextword.server.memory import persist
+from nextword.server.memory.core import make_block
 from nextword.server.settings import Settings
+from nextword.server.text.document import DocumentState
 
 NAME = "Zorblat Quenwick"
 STORY = f"{NAME} came. Then {NAME} left. We met {NAME} again.\nToday "

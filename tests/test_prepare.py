@@ -8,11 +8,11 @@ import dataclasses
 import pytest
 from conftest import TINY_BUNDLE, default_bundle_present
 
-from nextword.server.context import AFTER_PUNCTUATION, suppressed
-from nextword.server.document import DocumentState, DocumentText
-from nextword.server.engine import Engine, load_engine
-from nextword.server.ranking import RankingWeights
+from nextword.server.engine.engine import Engine, load_engine
+from nextword.server.engine.ranking import RankingWeights
 from nextword.server.settings import Settings
+from nextword.server.text.cursor import AFTER_PUNCTUATION, suppressed
+from nextword.server.text.document import DocumentState, DocumentText
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nextword.server.tokenizer import (
+from nextword.server.text.tokenizer import (
     CONTINUE_SYMBOL,
     NUMBER_SYMBOL,
     PARAGRAPH_SYMBOL,

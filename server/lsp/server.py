@@ -33,14 +33,14 @@ from pygls.io_ import StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import lsp_method
 
-from nextword.server import persist
-from nextword.server.bundle import BundleError
-from nextword.server.document import DocumentState, character_of
-from nextword.server.engine import Completion, Engine, load_engine
-from nextword.server.inline import inline_completion_list, suggest_inline
-from nextword.server.limits import AnsweringProtocol, AsyncProtocolInput, log_handler
-from nextword.server.ranking import filter_text
+from nextword.server.engine.engine import Completion, Engine, load_engine
+from nextword.server.engine.inline import inline_completion_list, suggest_inline
+from nextword.server.engine.ranking import filter_text
+from nextword.server.lsp.transport import AnsweringProtocol, AsyncProtocolInput, log_handler
+from nextword.server.memory import persist
+from nextword.server.model.bundle import BundleError
 from nextword.server.settings import Settings, parse_settings
+from nextword.server.text.document import DocumentState, character_of
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 In-process API (the language server, `nextword complete` and the evaluation all use it):
 
-    from nextword.server.document import DocumentState
-    from nextword.server.engine import Engine, load_engine
+    from nextword.server.text.document import DocumentState
+    from nextword.server.engine.engine import Engine, load_engine
 
     engine = load_engine()                   # default bundle; load_engine(path, settings)
     document = DocumentState.open("mem://a", "The President of the Uni")
@@ -39,20 +39,10 @@ import faiss
 import numpy as np
 import onnxruntime as ort
 
-from nextword.server.bundle import Bundle, BundleError, load_bundle
-from nextword.server.context import (
-    AFTER_PUNCTUATION,
-    Cursor,
-    analyse_cursor,
-    nearby_words,
-    paragraph_tokens,
-    suppressed,
-    words_around,
-)
-from nextword.server.document import DocumentState, DocumentText
-from nextword.server.full_scan import FullScan
-from nextword.server.limits import RecentDocuments
-from nextword.server.memory import (
+from nextword.server.engine.ranking import Candidate, log_priors, restore_case
+from nextword.server.engine.states import CachedStep, DocumentStates, Key, StateCache
+from nextword.server.lsp.transport import RecentDocuments
+from nextword.server.memory.core import (
     MemoryBlock,
     MemoryState,
     SpareRows,
@@ -63,11 +53,21 @@ from nextword.server.memory import (
     mixed_scores,
     previous_token,
 )
-from nextword.server.ngrams import Evidence
-from nextword.server.ranking import Candidate, log_priors, restore_case
+from nextword.server.model.bundle import Bundle, BundleError, load_bundle
+from nextword.server.model.full_scan import FullScan
+from nextword.server.model.ngrams import Evidence
 from nextword.server.settings import Settings
-from nextword.server.states import CachedStep, DocumentStates, Key, StateCache
-from nextword.server.tokenizer import (
+from nextword.server.text.cursor import (
+    AFTER_PUNCTUATION,
+    Cursor,
+    analyse_cursor,
+    nearby_words,
+    paragraph_tokens,
+    suppressed,
+    words_around,
+)
+from nextword.server.text.document import DocumentState, DocumentText
+from nextword.server.text.tokenizer import (
     CONTINUE_SYMBOL,
     PARAGRAPH_SYMBOL,
     context_symbols,

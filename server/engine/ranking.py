@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nextword.server.tokenizer import fold
+from nextword.server.text.tokenizer import fold
 
 
 @dataclass

@@ -9,7 +9,7 @@ A bundle is a directory:
   the last axis). Outputs `output` float32 [1, output_dim] and `state_out` like `state`.
   Continuous output: a vector in the target space (direction is what counts; its norm is the vMF
   concentration when trained with that loss). Softmax output: logits over the vocabulary.
-- `vocab.tsv`: see `nextword.server.vocab`.
+- `vocab.tsv`: see `nextword.server.model.vocab`.
 - `input_embeddings.npy`: float16 [vocab, input_dim].
 - `output_embeddings.npy` int8 [vocab, output_dim] and `output_scales.npy` float32 [vocab]:
   the frozen target vectors, row i = int8 row * scale (continuous output only).
@@ -17,7 +17,7 @@ A bundle is a directory:
   per-word bias b_w. A word then scores output.e_w + b_w with the raw (unnormalised) output, a
   log-probability up to a constant; without it, the cosine of the output with e_w.
 - `ngrams.npz` (optional): word bigram and trigram counts of the training corpus, layered over
-  the network when ranking; see `nextword.server.ngrams`.
+  the network when ranking; see `nextword.server.model.ngrams`.
 
 `load_bundle` is the only function that reads a bundle. It verifies the format version and every
 file's hash before anything is used, and raises `BundleError` naming the file and the reason.
@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from nextword.server.ngrams import FILE_NAME as NGRAMS
-from nextword.server.ngrams import NgramError, NgramTable, load_ngrams
-from nextword.server.vocab import Vocabulary, VocabularyError
+from nextword.server.model.ngrams import FILE_NAME as NGRAMS
+from nextword.server.model.ngrams import NgramError, NgramTable, load_ngrams
+from nextword.server.model.vocab import Vocabulary, VocabularyError
 
 FORMAT_NAME = "nextword-bundle"
 FORMAT_VERSION = 1
@@ -47,7 +47,7 @@ OUTPUT_EMBEDDINGS = "output_embeddings.npy"
 OUTPUT_SCALES = "output_scales.npy"
 OUTPUT_BIAS = "output_bias.npy"
 
-DEFAULT_BUNDLE = Path(__file__).resolve().parent / "default_bundle"
+DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent / "default_bundle"
 
 
 class BundleError(Exception):

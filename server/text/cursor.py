@@ -20,8 +20,8 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from nextword.server.document import DocumentText
-from nextword.server.tokenizer import SENTENCE_END, fold, iter_tokens, word_prefix_at
+from nextword.server.text.document import DocumentText
+from nextword.server.text.tokenizer import SENTENCE_END, fold, iter_tokens, word_prefix_at
 
 _OPENERS = frozenset("\"'“‘«([{")
 _CLOSERS = frozenset(",.;:!?)]}…»”’")

@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from nextword.server.bundle import BundleError
-from nextword.server.context import suppressed
-from nextword.server.document import DocumentState, split_lines
-from nextword.server.engine import Completion, Engine, load_engine
+from nextword.server.engine.engine import Completion, Engine, load_engine
+from nextword.server.model.bundle import BundleError
 from nextword.server.settings import Settings
-from nextword.server.tokenizer import fold, word_prefix_at
+from nextword.server.text.cursor import suppressed
+from nextword.server.text.document import DocumentState, split_lines
+from nextword.server.text.tokenizer import fold, word_prefix_at
 
 
 def complete_end(engine: Engine, text: str) -> list[Completion]:

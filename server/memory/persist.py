@@ -14,22 +14,20 @@ every workspace with the argument "all") or `nextword forget [--workspace URI | 
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nextword.server.document import DocumentState
-from nextword.server.memory import MemoryBlock, make_block
+from nextword.server.memory.core import MemoryBlock, make_block
+from nextword.server.text.document import DocumentState
 
 if TYPE_CHECKING:
-    from nextword.server.engine import Engine
+    from nextword.server.engine.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -176,24 +174,3 @@ def forget_learned(engine: Engine | None, workspace_uri: str | None, everything:
     if not everything and not workspace_uri:
         return 0
     return len(forget(None if everything else workspace_uri))
-
-
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="nextword forget",
-        description="Delete the memory nextword stored for a workspace (memory.persist).",
-    )
-    which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--workspace", help="the workspace folder (a path or a file:// URI)")
-    which.add_argument("--all", action="store_true", help="every workspace")
-    args = parser.parse_args(argv)
-    workspace = args.workspace
-    if workspace is not None and "://" not in workspace:
-        workspace = Path(workspace).resolve().as_uri()
-    removed = forget(None if args.all else workspace)
-    print(f"nextword forget: removed {len(removed)} file(s) from {data_dir()}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

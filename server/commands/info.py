@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from nextword.server.bundle import BundleError, load_bundle
+from nextword.server.model.bundle import BundleError, load_bundle
 
 
 def main(argv: list[str]) -> int:

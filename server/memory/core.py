@@ -47,12 +47,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nextword.server.context import Cursor, paragraph_tokens
-from nextword.server.document import DocumentState, DocumentText
-from nextword.server.tokenizer import CONTINUE_SYMBOL, PARAGRAPH_SYMBOL, fold, iter_tokens
+from nextword.server.text.cursor import Cursor, paragraph_tokens
+from nextword.server.text.document import DocumentState, DocumentText
+from nextword.server.text.tokenizer import CONTINUE_SYMBOL, PARAGRAPH_SYMBOL, fold, iter_tokens
 
 if TYPE_CHECKING:
-    from nextword.server.engine import Engine
+    from nextword.server.engine.engine import Engine
 
 Key = tuple[int, ...]
 

@@ -33,7 +33,7 @@ from typing import Protocol
 
 import numpy as np
 
-from nextword.server.tokenizer import fold, tokenize
+from nextword.server.text.tokenizer import fold, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -301,8 +301,8 @@ def main(argv: list[str]) -> int:
     if missing:
         print(f"nextword eval: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
-    from nextword.server.bundle import BundleError
-    from nextword.server.evaluate_sessions import engine_session_factory, lsp_session_factory
+    from nextword.server.commands.sessions import engine_session_factory, lsp_session_factory
+    from nextword.server.model.bundle import BundleError
 
     mode = "lsp" if args.lsp else "engine"
     off = [label for label, flag in (("no cache", args.no_cache), ("no ngrams", args.no_ngrams))

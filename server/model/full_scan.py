@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-GRAPH_PATH = Path(__file__).resolve().parent / "full_scan.onnx"
+GRAPH_PATH = Path(__file__).resolve().parent.parent / "full_scan.onnx"
 SLACK = 1e-3
 """Added to every error bound for float32 rounding in the approximate and the exact scores."""
 

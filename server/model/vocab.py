@@ -14,7 +14,7 @@ import bisect
 from dataclasses import dataclass
 from pathlib import Path
 
-from nextword.server.tokenizer import UNKNOWN_SYMBOL, fold
+from nextword.server.text.tokenizer import UNKNOWN_SYMBOL, fold
 
 _AFTER_EVERY_CHAR = "\U0010ffff"
 

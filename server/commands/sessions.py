@@ -17,9 +17,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from nextword.server.document import DocumentState
-from nextword.server.engine import Engine, load_engine
+from nextword.server.engine.engine import Engine, load_engine
 from nextword.server.settings import Settings
+from nextword.server.text.document import DocumentState
 
 
 class LspError(RuntimeError):

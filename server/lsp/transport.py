@@ -39,7 +39,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest
 from pygls.protocol import LanguageServerProtocol
 
 if TYPE_CHECKING:
-    from nextword.server.document import DocumentState
+    from nextword.server.text.document import DocumentState
 
 log = logging.getLogger(__name__)
 

@@ -18,14 +18,14 @@ import numpy as np
 from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
 
-from nextword.server.context import Cursor, analyse_cursor, nearby_words
-from nextword.server.document import DocumentState, character_of
-from nextword.server.memory import memory_blocks, memory_bonuses, previous_token
-from nextword.server.ranking import Candidate, restore_case
-from nextword.server.tokenizer import CONTINUE_SYMBOL, UNKNOWN_SYMBOL, fold
+from nextword.server.engine.ranking import Candidate, restore_case
+from nextword.server.memory.core import memory_blocks, memory_bonuses, previous_token
+from nextword.server.text.cursor import Cursor, analyse_cursor, nearby_words
+from nextword.server.text.document import DocumentState, character_of
+from nextword.server.text.tokenizer import CONTINUE_SYMBOL, UNKNOWN_SYMBOL, fold
 
 if TYPE_CHECKING:
-    from nextword.server.engine import Engine, Prediction
+    from nextword.server.engine.engine import Engine, Prediction
 
 Key = tuple[int, ...]
 
