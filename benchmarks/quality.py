@@ -152,7 +152,7 @@ def python_systems(config: QualityConfig) -> dict[str, Callable[[], TypingSessio
         systems["nextword, no document cache"] = engine_session_factory(
             str(config.bundle), False, widest
         )
-        if systems["nextword"].engine.ngrams is not None:  # type: ignore[attr-defined]
+        if systems["nextword"].engine.ranker.ngrams is not None:  # type: ignore[attr-defined]
             systems["nextword, no corpus counts"] = engine_session_factory(
                 str(config.bundle), True, widest, ngrams=False
             )

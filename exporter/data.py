@@ -4,8 +4,8 @@ A corpus is text files (or directories of `*.txt` files). Paragraphs are lines, 
 separated by blank lines in hard-wrapped files (see `file_paragraphs`). Every `dev_every`-th
 paragraph (1-based: the 20th, 40th, ...) is held out for dev figures.
 
-Sequences follow `nextword.server.text.tokenizer.context_symbols` exactly: a paragraph's tokens are
-cut into chunks of `max_context_tokens`; for a chunk, the input is [<p> or <cont>] + chunk[:-1]
+Sequences follow the context-window rule (`nextword.server.text.window`) exactly: a paragraph's
+tokens are cut into chunks of `max_context_tokens`; for a chunk, the input is [<p> or <cont>] + chunk[:-1]
 and the target is the chunk, so the state after reading the input up to position t is the state
 the server reaches from the same context and predicts chunk[t].
 """
@@ -27,9 +27,11 @@ from nextword.server.text.tokenizer import (
     NUMBER_SYMBOL,
     PARAGRAPH_SYMBOL,
     SENTENCE_END,
+    SENTENCE_OPENERS,
     UNKNOWN_SYMBOL,
     iter_tokens,
 )
+from nextword.server.text.window import window_starts
 
 IGNORE_INDEX = -1
 """Target id that the loss skips: padding and words outside the vocabulary."""
@@ -37,7 +39,6 @@ IGNORE_INDEX = -1
 PARITY_SAMPLE_TOKENS = 3000
 """Held-out tokens the exporter replays through ONNX and PyTorch."""
 
-_OPENERS = frozenset("\"'“‘([")
 _BLANK_LINES = re.compile(r"\n[^\S\n]*\n\s*")
 
 ParagraphMode = Literal["auto", "lines", "blank-lines"]
@@ -158,7 +159,7 @@ def tokenize_corpus(
                 sentence_start = False
             elif token.text in SENTENCE_END:
                 sentence_start = True
-            elif token.text not in _OPENERS:
+            elif token.text not in SENTENCE_OPENERS:
                 sentence_start = False
         if not ids:
             continue
@@ -249,7 +250,7 @@ def make_chunks(paragraphs: list[np.ndarray], vocab: Vocabulary, max_tokens: int
     first: list[int] = []
     offset = 0
     for paragraph in paragraphs:
-        for begin in range(0, len(paragraph), max_tokens):
+        for begin in window_starts(len(paragraph), max_tokens):
             starts.append(offset + begin)
             lengths.append(min(max_tokens, len(paragraph) - begin))
             first.append(paragraph_id if begin == 0 else continue_id)

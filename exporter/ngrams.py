@@ -89,11 +89,9 @@ def count_ngrams(paragraphs: list[np.ndarray], vocab: Vocabulary, max_context_to
 
 
 def dev_every_of(manifest: dict) -> int | None:
-    """The bundle's dev split ("every 20th paragraph held out" -> 20), if recorded."""
-    words = str(manifest.get("corpus", {}).get("dev_split", "")).split()
-    if len(words) > 1 and words[0] == "every" and words[1][:-2].isdigit():
-        return int(words[1][:-2])
-    return None
+    """The bundle's dev split (every Nth paragraph held out: N), as its training recorded it."""
+    dev_every = manifest.get("training", {}).get("dev_every")
+    return dev_every if isinstance(dev_every, int) else None
 
 
 def add_ngrams(bundle_dir: Path, corpus: list[str], min_count: int, dev_every: int | None,
@@ -126,6 +124,7 @@ def add_ngrams(bundle_dir: Path, corpus: list[str], min_count: int, dev_every: i
         "corpus_files": tokenized.summary.files,
         "train_paragraphs": len(train),
         "dev_split": f"every {dev_every}th paragraph held out",
+        "dev_every": dev_every,
         "paragraph_mode": mode,
         "bigram_contexts": int(len(arrays["bigram_context"])),
         "bigrams": int(len(arrays["bigram_next"])),

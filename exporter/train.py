@@ -62,7 +62,7 @@ from nextword.exporter.runtime import (
     stop_reason,
 )
 from nextword.exporter.targets import TARGET_SOURCES, TargetConfig, build_targets, unit_rows
-from nextword.server.engine.ranking import log_priors
+from nextword.server.model.search import log_priors
 from nextword.server.model.vocab import Vocabulary
 from nextword.server.text.tokenizer import TOKENIZER_VERSION
 
@@ -70,7 +70,6 @@ log = logging.getLogger("nextword.train")
 
 # Flags a resumed run may change: they bound this invocation, not the trajectory.
 RESUME_OVERRIDES = ("time_budget", "halt_after", "threads", "checkpoint_minutes", "quiet")
-PARITY_SAMPLE_TOKENS = 3000
 START_NORM = 12.0
 
 

@@ -19,12 +19,6 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from nextword.server.engine.inline import InlineSettings
-from nextword.server.engine.ranking import RankingWeights
-from nextword.server.memory.core import MemorySettings
-from nextword.server.model.ngrams import NgramSettings
-from nextword.server.text.cursor import ContextLimits
-
 DEFAULT_LANGUAGES = (
     "plaintext",
     "markdown",
@@ -33,6 +27,74 @@ DEFAULT_LANGUAGES = (
     "git-commit",
     "asciidoc",
 )
+
+
+@dataclass
+class RankingWeights:
+    similarity: float = 1.0
+    prior: float = 0.0
+    document: float = 0.0
+    candidates: int = 64
+    """How many best-scoring words the search returns (words written nearby join them)."""
+
+
+@dataclass
+class NgramSettings:
+    enabled: bool = True
+    """Use the bundle's word counts when it has them (`ngrams.npz`)."""
+    weight: float = 0.4
+    """lambda in (1 - lambda) * p_network + lambda * p_ngram (0..1); 1: the counts' own backoff
+    alone decides how much the network says."""
+    discount: float = 0.75
+    """D, subtracted from every kept count (0 <= D < 1)."""
+    candidates: int = 16
+    """How many of the words the counts like best join the network's candidates."""
+
+
+@dataclass
+class ContextLimits:
+    lookback_lines: int = 200
+    lookback_chars: int = 4096
+    window_lines_before: int = 40
+    window_lines_after: int = 10
+
+
+@dataclass
+class MemorySettings:
+    enabled: bool = True
+    """Complete with the document's own words, found by context (the continuous cache)."""
+    max_pairs: int = 2000
+    """Most (prediction, word) pairs kept for one document: the words before the cursor."""
+    max_lines: int = 400
+    """Lines before the cursor the memory reads back at most."""
+    theta: float = 10.0
+    """Sharpness: how much more a pair in a similar context counts than one in another."""
+    weight: float = 0.3
+    """Mixing weight lambda: p = (1 - lambda) * p_model + lambda * p_cache."""
+    temperature: float = 1.0
+    """Turns ranking scores into p_model = softmax(score / temperature) for the mixing (the
+    scores are log-probabilities up to a constant, so 1 is the model's own distribution)."""
+    same_previous: float = 5.0
+    """Factor for a pair whose word followed the same token as the cursor's word does. The
+    network reads every unknown word alike, so this is what tells "Zorblat _" from "Quenwick _"."""
+    min_norm: float = 0.0
+    """The cache's mass is divided by its total or by this, whichever is larger (0: always by
+    the total, as in Grave et al.). 1 is the weight of one pair in an identical context."""
+    half_weight_pairs: float = 100.0
+    """The cache gets weight * n / (n + this) when it holds n pairs: a few words are weak
+    evidence, and a 3-word document must not make its own words the likeliest next ones."""
+    workspace: bool = False
+    """Also use the words of the other open documents (off: documents never share words)."""
+    persist: bool = False
+    """Keep what was learned between sessions, per workspace, in the user's data directory."""
+
+
+@dataclass
+class InlineSettings:
+    max_words: int = 4
+    """Most words in one suggestion (the rest of the current word counts as one)."""
+    min_margin: float = 1.5
+    """Confidence: how far the best word's ranking score must lead the runner-up's."""
 
 
 @dataclass

@@ -105,7 +105,8 @@ def test_a_log_file_that_cannot_be_written_does_not_stop_the_server(
     raw = box.serve("--bundle", str(TINY_BUNDLE), "--log-file", str(target))
     try:
         session(raw)
-        messages = [m["params"] for m in raw.drain_notifications()]
+        shown = [m for m in raw.drain_notifications() if m["method"] == "window/showMessage"]
+        messages = [m["params"] for m in shown]
     finally:
         raw.stop()
     warnings = [m for m in messages if m["type"] == 2 and "log file" in m["message"]]
@@ -142,7 +143,8 @@ def test_a_data_dir_that_leads_elsewhere_is_refused(tmp_path: Path) -> None:
     raw = box.serve("--bundle", str(TINY_BUNDLE))
     try:
         session(raw, {"nextword": {"memory": {"persist": True}}}, root_uri="file:///w")
-        messages = [m["params"]["message"] for m in raw.drain_notifications()]
+        shown = [m for m in raw.drain_notifications() if m["method"] == "window/showMessage"]
+        messages = [m["params"]["message"] for m in shown]
     finally:
         raw.stop()
     assert list(outside.iterdir()) == []
@@ -160,13 +162,13 @@ def test_the_default_never_writes_a_file(tmp_path: Path) -> None:
 
 
 def test_forgetting_never_deletes_outside_the_data_dir(tmp_path: Path) -> None:
-    from nextword.server import persist
+    from nextword.server.memory import persist
 
     box = Sandbox(tmp_path)
     victim = box.root / "precious.npz"
     victim.write_bytes(b"keep me")
     (box.data / "nextword").mkdir()
     (box.data / "nextword" / "workspaces").symlink_to(box.root)
-    assert persist.forget(None, box.data / "nextword") == []
-    assert persist.forget("file:///w", box.data / "nextword") == []
+    assert persist.delete_stored(None, box.data / "nextword") == []
+    assert persist.delete_stored("file:///w", box.data / "nextword") == []
     assert victim.read_bytes() == b"keep me"

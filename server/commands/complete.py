@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from nextword.server.engine.engine import Completion, Engine, load_engine
+from nextword.server.engine.documents import DocumentState
+from nextword.server.engine.engine import Engine, load_engine
+from nextword.server.engine.prepared import Completion
 from nextword.server.model.bundle import BundleError
 from nextword.server.settings import Settings
 from nextword.server.text.cursor import suppressed
-from nextword.server.text.document import DocumentState, split_lines
+from nextword.server.text.document import split_lines
 from nextword.server.text.tokenizer import fold, word_prefix_at
 
 
@@ -41,7 +43,9 @@ def why_none(text: str) -> str:
     document = DocumentState.open("mem://complete", text)
     last = len(document.text) - 1
     reason = suppressed(document.text, last, len(document.text.content(last)))
-    return reason or "no vocabulary or document word starts with what is typed"
+    if reason is not None:
+        return reason.value
+    return "no vocabulary or document word starts with what is typed"
 
 
 def main(argv: list[str]) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nextword.server.memory.persist import data_dir, forget
+from nextword.server.memory.persist import data_dir, delete_stored
 
 
 def main(argv: list[str]) -> int:
@@ -20,6 +20,6 @@ def main(argv: list[str]) -> int:
     workspace = args.workspace
     if workspace is not None and "://" not in workspace:
         workspace = Path(workspace).resolve().as_uri()
-    removed = forget(None if args.all else workspace)
+    removed = delete_stored(None if args.all else workspace)
     print(f"nextword forget: removed {len(removed)} file(s) from {data_dir()}")
     return 0

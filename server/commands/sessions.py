@@ -17,9 +17,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from nextword.server.engine.documents import DocumentState
 from nextword.server.engine.engine import Engine, load_engine
 from nextword.server.settings import Settings
-from nextword.server.text.document import DocumentState
 
 
 class LspError(RuntimeError):
@@ -209,7 +209,7 @@ class EngineSession:
         return [completion.text for completion in completions[:limit]]
 
     def close(self) -> None:
-        self.engine.forget(self.document)
+        self.engine.drop_caches(self.document)
 
 
 def eval_settings(cache: bool, max_items: int = 6, ngrams: bool = True) -> Settings:
@@ -228,7 +228,7 @@ def engine_session_factory(
     bundle: str | None, cache: bool = True, max_items: int = 6, ngrams: bool = True
 ):
     """Sessions on one engine (loaded now), a new document for each."""
-    engine = load_engine(bundle or None, eval_settings(cache, max_items, ngrams))
+    engine = load_engine(bundle, eval_settings(cache, max_items, ngrams))
     counter = iter(range(1, 1 << 30))
 
     def open_session() -> EngineSession:

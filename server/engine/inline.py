@@ -1,7 +1,7 @@
 """Ghost text: the rest of the current word and the next few words, by a greedy rollout.
 
 From the cursor's context the engine ranks the words matching the typed prefix (with the
-document's memory, memory.py); the best one is kept if it leads the runner-up by at least
+document cache, memory/); the best one is kept if it leads the runner-up by at least
 `min_margin` (the confidence), fed to the network (one recurrent step, cached like any other
 state), and the next word is ranked with nothing typed. The rollout stops at `max_words`, at the
 first word that is not confident enough, or where the network expects punctuation, a number or
@@ -12,34 +12,20 @@ confident, or when the line goes on after the cursor.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
-from lsprotocol import types
-from pygls.workspace.position_codec import PositionCodec
 
-from nextword.server.engine.ranking import Candidate, restore_case
-from nextword.server.memory.core import memory_blocks, memory_bonuses, previous_token
-from nextword.server.text.cursor import Cursor, analyse_cursor, nearby_words
-from nextword.server.text.document import DocumentState, character_of
+from nextword.server.engine.documents import DocumentState
+from nextword.server.engine.engine import Engine
+from nextword.server.engine.ranking import Candidate, keep_typed, restore_case
+from nextword.server.model.predictor import Prediction
+from nextword.server.text.cursor import Cursor, analyse_cursor
 from nextword.server.text.tokenizer import CONTINUE_SYMBOL, UNKNOWN_SYMBOL, fold
-
-if TYPE_CHECKING:
-    from nextword.server.engine.engine import Engine, Prediction
-
-Key = tuple[int, ...]
+from nextword.server.text.window import extend_key
 
 MEMORY_TRUSTED = 0.5
 """Cache probability from which the memory's word goes on even where the network expects
 punctuation."""
-
-
-@dataclass
-class InlineSettings:
-    max_words: int = 4
-    """Most words in one suggestion (the rest of the current word counts as one)."""
-    min_margin: float = 1.5
-    """Confidence: how far the best word's ranking score must lead the runner-up's."""
 
 
 @dataclass(frozen=True)
@@ -53,14 +39,6 @@ class InlineSuggestion:
     margins: tuple[float, ...]
 
 
-def extend_key(engine: Engine, key: Key, folded: str) -> Key:
-    """The context key after one more token (a new window every max_context_tokens)."""
-    extended = (*key, engine.vocab.id_of(folded))
-    if len(extended) - 1 >= engine.bundle.max_context_tokens:
-        return (engine.vocab.id_of(CONTINUE_SYMBOL),)
-    return extended
-
-
 def expects_symbol(engine: Engine, prediction: Prediction, best: Candidate) -> bool:
     """The network finds punctuation, a number or a paragraph end likelier than the word."""
     vocab = engine.vocab
@@ -70,23 +48,25 @@ def expects_symbol(engine: Engine, prediction: Prediction, best: Candidate) -> b
         return False
     word_id = vocab.id_of(best.folded)
     word_id = word_id if word_id < vocab.n_words else vocab.unknown_id
-    word_score = float(engine.model_scores(prediction, np.asarray([word_id]))[0])
-    return float(engine.model_scores(prediction, symbols).max()) > word_score
+    word_score = float(engine.search.model_scores(prediction, np.asarray([word_id]))[0])
+    return float(engine.search.model_scores(prediction, symbols).max()) > word_score
 
 
 def rollout(engine: Engine, document: DocumentState, cursor: Cursor) -> InlineSuggestion | None:
     settings = engine.settings.inline
+    text = document.text
+    engine.use(document)
     key = engine.context_key(cursor.tokens, cursor.truncated)
-    around = engine.words_around(document, cursor.line)
-    nearby = nearby_words(document.text, cursor, engine.settings.context, around)
-    blocks = memory_blocks(engine, document, cursor)
+    nearby = engine.nearby(document, text, cursor)
+    blocks = engine.memory_blocks(document, text, cursor)
     prefix, sentence_start = cursor.prefix, cursor.sentence_start
-    previous = previous_token(cursor)
+    previous = cursor.previous_token
+    continue_id = engine.vocab.id_of(CONTINUE_SYMBOL)
     words: list[str] = []
     margins: list[float] = []
     while len(words) < settings.max_words:
         prediction = engine.prediction(document, key)
-        memory = memory_bonuses(engine, blocks, prediction.direction, prefix, previous)
+        memory = engine.memory_words(blocks, prediction, prefix, previous)
         candidates = engine.rank(prediction, prefix, nearby, limit=2, memory=memory)
         if not candidates:
             break
@@ -100,17 +80,16 @@ def rollout(engine: Engine, document: DocumentState, cursor: Cursor) -> InlineSu
             break
         words.append(restore_case(best.display, prefix, sentence_start))
         margins.append(margin)
-        key = extend_key(engine, key, best.folded)
+        token_id = engine.vocab.id_of(best.folded)
+        key = extend_key(key, token_id, engine.bundle.max_context_tokens, continue_id)
         prefix, sentence_start, previous = "", False, best.folded
     typed = cursor.prefix
     if not words or (len(words) == 1 and fold(words[0]) == fold(typed)):
         return None
-    first = words[0]
-    if fold(first[: len(typed)]) == fold(typed):  # keep the typed letters as the user typed them
-        first = typed + first[len(typed) :]
-    text = " ".join([first, *words[1:]])
+    first = keep_typed(words[0], typed) or words[0]
+    suggestion = " ".join([first, *words[1:]])
     return InlineSuggestion(
-        text, cursor.line, cursor.word_start, cursor.column, tuple(words), tuple(margins)
+        suggestion, cursor.line, cursor.word_start, cursor.column, tuple(words), tuple(margins)
     )
 
 
@@ -122,17 +101,3 @@ def suggest_inline(
     if cursor is None or document.text.content(cursor.line)[cursor.column :].strip():
         return None
     return rollout(engine, document, cursor)
-
-
-def inline_completion_list(
-    document: DocumentState, suggestion: InlineSuggestion, codec: PositionCodec
-) -> types.InlineCompletionList:
-    """The LSP answer: one item replacing the typed part of the word (client units)."""
-    content = document.text.content(suggestion.line)
-    start = character_of(codec, content, suggestion.word_start)
-    end = character_of(codec, content, suggestion.column)
-    edit_range = types.Range(
-        types.Position(suggestion.line, start), types.Position(suggestion.line, end)
-    )
-    item = types.InlineCompletionItem(insert_text=suggestion.text, range=edit_range)
-    return types.InlineCompletionList(items=[item])

@@ -7,52 +7,31 @@ keys change, and the old entries simply stop being asked for and age out. An edi
 leaves paragraph 900's keys, and so its entries, untouched.
 
 Each document has its own least-recently-used table, bounded in bytes, and all documents
-together are bounded too (the least recently used entry of any document goes first). Entries
-carry the document version they were last used at, for bookkeeping and debugging.
+together are bounded too (the least recently used entry of any document goes first).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
 
-import numpy as np
-
-Key = tuple[int, ...]
-
-
-@dataclass
-class CachedStep:
-    state: np.ndarray
-    """The packed recurrent state after the key's last token."""
-    output: np.ndarray
-    """The network's output there: the prediction for the next token."""
-    version: int
-    log_total: tuple[tuple[float, float], float] | None = None
-    """The log of the output's partition over all words, with the ranking weights it is for
-    ((similarity, prior), value); filled when first needed (`Engine.log_total`)."""
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.state.nbytes + self.output.nbytes) + 64 + 8 * 16
+from nextword.server.model.predictor import CachedStep
+from nextword.server.text.window import Key
 
 
 class DocumentStates:
     """One document's cached steps, least recently used first."""
 
-    def __init__(self, owner: StateCache, name: str) -> None:
+    def __init__(self, owner: StateCache) -> None:
         self.owner = owner
-        self.name = name
         self.entries: OrderedDict[Key, CachedStep] = OrderedDict()
         self.nbytes = 0
 
     def __len__(self) -> int:
         return len(self.entries)
 
-    def get(self, key: Key, version: int) -> CachedStep | None:
+    def get(self, key: Key) -> CachedStep | None:
         entry = self.entries.get(key)
         if entry is not None:
-            entry.version = version
             self.entries.move_to_end(key)
             self.owner.touch(self, key)
         return entry
@@ -86,8 +65,8 @@ class StateCache:
         self.nbytes = 0
         self._order: OrderedDict[tuple[int, Key], DocumentStates] = OrderedDict()
 
-    def new_document(self, name: str) -> DocumentStates:
-        return DocumentStates(self, name)
+    def new_document(self) -> DocumentStates:
+        return DocumentStates(self)
 
     def touch(self, states: DocumentStates, key: Key) -> None:
         self._order.move_to_end((id(states), key))

@@ -1,13 +1,15 @@
 """`nextword serve`: the language server (pygls, stdio).
 
-The handlers are thin: they convert LSP positions through the negotiated position codec and
-call the engine (engine.py), which knows nothing of the LSP. Open documents live in
-`NextwordServer.documents` as `DocumentState`s with their own line lists (document.py): the
-protocol below does NOT mirror them into pygls' `ls.workspace`, whose text store re-joins the
-whole document on every edit.
+The handlers are thin: they convert through convert.py and call the engine (engine/), which
+knows nothing of the LSP. Open documents live in `NextwordServer.documents` as `DocumentState`s
+with their own line lists (text/document.py): the protocol below does NOT mirror them into
+pygls' `ls.workspace`, whose text store re-joins the whole document on every edit.
 
 Custom requests (for benchmarks and debugging): `nextword/ping` answers at once, without work;
 `nextword/stats` returns the engine's counters (recurrent steps run, cache hits, cached states).
+The server tells the client whether it can complete with a `nextword/status` notification
+({"state": "ready" | "no-model" | "error", "message": ...}) once initialized and whenever the
+model is (re)loaded.
 
 While the user pauses (no edit for `PREPARE_AFTER_SECONDS` after a completion), the server
 prepares the keystroke after a space there (`Engine.prepare_next_word`: the recurrent step, the
@@ -26,6 +28,7 @@ import os
 import sys
 import threading
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from lsprotocol import types
@@ -33,19 +36,25 @@ from pygls.io_ import StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import lsp_method
 
-from nextword.server.engine.engine import Completion, Engine, load_engine
-from nextword.server.engine.inline import inline_completion_list, suggest_inline
-from nextword.server.engine.ranking import filter_text
+from nextword.server.engine import stored
+from nextword.server.engine.documents import DocumentState
+from nextword.server.engine.engine import Engine, bundle_choice, load_engine
+from nextword.server.engine.inline import suggest_inline
+from nextword.server.lsp.convert import (
+    apply_change,
+    completion_items,
+    inline_completion_list,
+    position_from_client,
+)
 from nextword.server.lsp.transport import AnsweringProtocol, AsyncProtocolInput, log_handler
-from nextword.server.memory import persist
 from nextword.server.model.bundle import BundleError
 from nextword.server.settings import Settings, parse_settings
-from nextword.server.text.document import DocumentState, character_of
 
 log = logging.getLogger(__name__)
 
 PING = "nextword/ping"
 STATS = "nextword/stats"
+STATUS = "nextword/status"
 PREPARE_AFTER_SECONDS = 0.01
 """Idle time after a completion before the next word is prepared: longer than the gaps between
 an editor's messages for one keystroke, shorter than the gap between two keystrokes."""
@@ -80,6 +89,9 @@ class NextwordServer(LanguageServer):
         self.bundle_override = bundle_override
         self.engine: Engine | None = None
         self.bundle_error: str | None = None
+        self.status = "no-model"
+        """What `nextword/status` says: "ready", "no-model" (the bundle cannot be used) or
+        "error" (loading it failed otherwise)."""
         self.documents: dict[str, DocumentState] = {}
         self.pending_messages: list[tuple[types.MessageType, str]] = []
         self.initialized = False
@@ -108,23 +120,35 @@ class NextwordServer(LanguageServer):
 
     # -- plain functions the handlers call ------------------------------------------------------
 
-    def bundle_path(self) -> str:
-        return self.bundle_override or self.settings.bundle
+    def bundle_path(self) -> Path | str | None:
+        return bundle_choice(self.bundle_override, self.settings)
 
     def load_model(self) -> None:
         """Load the bundle into an engine, or remember why it cannot be used."""
-        self.engine, self.bundle_error = None, None
+        self.engine, self.bundle_error, self.status = None, None, "error"
         gc.unfreeze()  # a previous model becomes collectable
         try:
-            self.engine = load_engine(self.bundle_path() or None, self.settings)
+            self.engine = load_engine(self.bundle_path(), self.settings)
+            self.status = "ready"
             # Everything allocated so far lives as long as the server: move it out of the
             # collector's reach, so a full collection does not walk it mid-keystroke.
             gc.collect()
             gc.freeze()
         except BundleError as error:
-            self.bundle_error = str(error)
+            self.bundle_error, self.status = str(error), "no-model"
             log.error("cannot complete: %s", error)
             self.notify(types.MessageType.Error, f"nextword cannot complete: {error}")
+        except Exception as error:  # the server goes on, and says why it cannot complete
+            self.bundle_error = f"loading the model failed: {error}"
+            log.exception("loading the model failed")
+            self.notify(types.MessageType.Error, f"nextword cannot complete: {error}")
+        if self.initialized:
+            self.send_status()
+
+    def send_status(self) -> None:
+        """`nextword/status`: whether the server can complete, for the editor's status bar."""
+        message = "completing" if self.engine is not None else (self.bundle_error or "")
+        self.protocol.notify(STATUS, {"state": self.status, "message": message})
 
     def apply_settings(self, options: Any) -> None:
         previous_bundle = self.bundle_path()
@@ -147,13 +171,13 @@ class NextwordServer(LanguageServer):
     def serves(self, document: DocumentState) -> bool:
         return document.language_id in self.settings.languages
 
-    def prepare_later(self, document: DocumentState, line: int, column: int) -> None:
+    def schedule_preparation(self, document: DocumentState, line: int, column: int) -> None:
         """Prepare a space typed at (line, column) if no edit comes for a while."""
         self.cancel_preparation()
         if self.engine is None or not self.settings.prepare_next_word:
             return
         self.preparation = asyncio.get_running_loop().call_later(
-            PREPARE_AFTER_SECONDS, self.prepare, document, document.version, line, column
+            PREPARE_AFTER_SECONDS, self.prepare_now, document, document.version, line, column
         )
 
     def cancel_preparation(self) -> None:
@@ -161,7 +185,7 @@ class NextwordServer(LanguageServer):
             self.preparation.cancel()
             self.preparation = None
 
-    def prepare(self, document: DocumentState, version: int, line: int, column: int) -> None:
+    def prepare_now(self, document: DocumentState, version: int, line: int, column: int) -> None:
         self.preparation = None
         engine = self.engine
         if engine is None or self.documents.get(document.uri) is not document:
@@ -172,31 +196,6 @@ class NextwordServer(LanguageServer):
             engine.prepare_next_word(document, line, column)
         except Exception:  # a failed preparation costs only the speed-up
             log.exception("preparing the next word at %s %d:%d failed", document.uri, line, column)
-
-    def completion_items(
-        self, document: DocumentState, completions: list[Completion]
-    ) -> list[types.CompletionItem]:
-        codec = self.workspace.position_codec
-        items = []
-        for rank, completion in enumerate(completions):
-            content = document.text.content(completion.line)
-            typed = content[completion.word_start : completion.column]
-            start = character_of(codec, content, completion.word_start)
-            end = character_of(codec, content, completion.column)
-            edit_range = types.Range(
-                types.Position(completion.line, start), types.Position(completion.line, end)
-            )
-            items.append(
-                types.CompletionItem(
-                    label=completion.text,
-                    kind=types.CompletionItemKind.Text,
-                    detail=f"{completion.score:.2f}",
-                    sort_text=f"{rank:04d}",
-                    filter_text=filter_text(completion.text, typed),
-                    text_edit=types.TextEdit(edit_range, completion.text),
-                )
-            )
-        return items
 
 
 server = NextwordServer()
@@ -215,6 +214,7 @@ def initialized(ls: NextwordServer, params: types.InitializedParams) -> None:
     pending, ls.pending_messages = ls.pending_messages, []
     for kind, message in pending:
         ls.notify(kind, message)
+    ls.send_status()
 
 
 @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -238,7 +238,7 @@ def did_change(ls: NextwordServer, params: types.DidChangeTextDocumentParams) ->
     ls.cancel_preparation()  # the user is not pausing
     codec = ls.workspace.position_codec
     for change in params.content_changes:
-        document.apply_change(change, codec)
+        apply_change(document, change, codec)
     document.version = params.text_document.version
 
 
@@ -246,8 +246,8 @@ def did_change(ls: NextwordServer, params: types.DidChangeTextDocumentParams) ->
 def did_close(ls: NextwordServer, params: types.DidCloseTextDocumentParams) -> None:
     document = ls.documents.pop(params.text_document.uri, None)
     if document is not None and ls.engine is not None:
-        persist.remember(ls.engine, document)  # only with memory.persist on
-        ls.engine.forget(document)
+        stored.store_learned(ls.engine, document)  # only with memory.persist on
+        ls.engine.drop_caches(document)
 
 
 @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[" "]))
@@ -257,12 +257,13 @@ def completion(
     document = ls.documents.get(params.text_document.uri)
     if ls.engine is None or document is None or not ls.serves(document):
         return []
-    line, column = document.position_from_client(params.position, ls.workspace.position_codec)
+    codec = ls.workspace.position_codec
+    line, column = position_from_client(document.text, params.position, codec)
     completions = ls.engine.complete(document, line, column)
     log.debug("completion %s %d:%d -> %d items", document.uri, line, column, len(completions))
-    ls.prepare_later(document, line, column)
+    ls.schedule_preparation(document, line, column)
     return types.CompletionList(
-        is_incomplete=True, items=ls.completion_items(document, completions)
+        is_incomplete=True, items=completion_items(document.text, completions, codec)
     )
 
 
@@ -287,14 +288,14 @@ def stats(ls: NextwordServer, params: Any) -> dict[str, Any]:
     }
 
 
-# -- ghost text (inline.py) and the memory's opt-in persistence (persist.py) ----------
+# -- ghost text (engine/inline.py) and the stored memory (engine/stored.py) ----------
 
 FORGET = "nextword.forget"
 
 
 def attach_memory_store(ls: NextwordServer) -> None:
     if ls.engine is not None:
-        persist.attach(ls.engine, ls.workspace.root_uri)
+        stored.attach(ls.engine, ls.workspace.root_uri)
 
 
 @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
@@ -307,17 +308,17 @@ def inline_completion(
     if not ls.settings.inline_suggestions:
         return None
     codec = ls.workspace.position_codec
-    line, column = document.position_from_client(params.position, codec)
+    line, column = position_from_client(document.text, params.position, codec)
     suggestion = suggest_inline(ls.engine, document, line, column)
     log.debug("inline %s %d:%d -> %r", document.uri, line, column, suggestion)
-    return None if suggestion is None else inline_completion_list(document, suggestion, codec)
+    return None if suggestion is None else inline_completion_list(document.text, suggestion, codec)
 
 
 @server.command(FORGET)
 def forget_command(ls: NextwordServer, *args: Any) -> dict[str, Any]:
     """Delete the stored memory: this workspace's, or every workspace's with argument "all"."""
     everything = "all" in args
-    removed = persist.forget_learned(ls.engine, ls.workspace.root_uri, everything)
+    removed = stored.forget_stored(ls.engine, ls.workspace.root_uri, everything)
     log.info("%s: removed %d stored memory file(s)", FORGET, removed)
     return {"removed": removed}
 
@@ -326,7 +327,7 @@ def forget_command(ls: NextwordServer, *args: Any) -> dict[str, Any]:
 def shutdown(ls: NextwordServer, params: Any = None) -> None:
     if ls.engine is not None:
         for document in ls.documents.values():
-            persist.remember(ls.engine, document)
+            stored.store_learned(ls.engine, document)
 
 
 def configure_logging(log_file: str | None, verbose: bool) -> str | None:

@@ -14,10 +14,6 @@ pygls' message loop (pygls.io_.run_async) trusts its input:
 ignores oversized headers and finds a header that follows garbage on the same line.
 `AnsweringProtocol` answers every request it cannot run with a JSON-RPC error (Invalid Params,
 Invalid Request), as the LSP asks.
-
-`RecentDocuments` bounds the memory of many open documents: only the `cached_documents` most
-recently used keep their derived caches (recurrent states, the memory of memory.py); an older
-one's are dropped and rebuilt from its text, on demand, when it is used again.
 """
 
 from __future__ import annotations
@@ -29,17 +25,11 @@ import os
 import re
 import selectors
 import stat
-import weakref
-from collections import OrderedDict
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest
 from pygls.protocol import LanguageServerProtocol
-
-if TYPE_CHECKING:
-    from nextword.server.text.document import DocumentState
 
 log = logging.getLogger(__name__)
 
@@ -243,37 +233,3 @@ class AnsweringProtocol(LanguageServerProtocol):
 
 def _has(message: Any, *names: str) -> bool:
     return all(hasattr(message, name) for name in names)
-
-
-class RecentDocuments:
-    """The documents that hold caches, least recently used first, at most `limit` of them.
-
-    Holds weak references: a closed document is not kept alive by being listed here.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._order: OrderedDict[str, weakref.ref[DocumentState]] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._order)
-
-    def touch(self, document: DocumentState, forget: Callable[[DocumentState], None]) -> None:
-        """Mark `document` used now; `forget` the caches of those that fall off the end."""
-        uri = document.uri
-        listed = self._order.get(uri)
-        if listed is not None:
-            previous = listed()
-            if previous is document:
-                self._order.move_to_end(uri)
-                return
-            if previous is not None:  # reopened under the same URI: the old one is stale
-                forget(previous)
-        self._order[uri] = weakref.ref(document)
-        self._order.move_to_end(uri)
-        while len(self._order) > self.limit:
-            _, oldest = self._order.popitem(last=False)
-            stale = oldest()
-            if stale is not None:
-                log.debug("dropping the caches of %s (not used recently)", stale.uri)
-                forget(stale)

@@ -19,15 +19,10 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nextword.server.memory.core import MemoryBlock, make_block
-from nextword.server.text.document import DocumentState
-
-if TYPE_CHECKING:
-    from nextword.server.engine.engine import Engine
+from nextword.server.memory.blocks import MemoryBlock, make_block
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +110,7 @@ def load_block(path: Path) -> MemoryBlock | None:
     return make_block(vectors, words, written, previous)
 
 
-def forget(workspace_uri: str | None = None, base: Path | None = None) -> list[Path]:
+def delete_stored(workspace_uri: str | None = None, base: Path | None = None) -> list[Path]:
     """Delete one workspace's stored memory (every workspace's when None); the files removed."""
     base = base or data_dir()
     folder = base / "workspaces"
@@ -129,48 +124,3 @@ def forget(workspace_uri: str | None = None, base: Path | None = None) -> list[P
             target.unlink()
             removed.append(target)
     return removed
-
-
-# -- what the language server calls --------------------------------------------------------------
-
-
-def attach(engine: Engine, workspace_uri: str | None) -> None:
-    """Load the workspace's stored memory into the engine when `memory.persist` is on (and drop
-    it from the engine when off); a no-op when already attached to that workspace."""
-    workspace = engine.workspace_memory
-    if not engine.settings.memory.persist or not workspace_uri:
-        workspace.persisted, workspace.store = None, None
-        return
-    path = workspace_file(workspace_uri)
-    if workspace.store != path:
-        workspace.persisted, workspace.store = load_block(path), path
-        log.info("memory persistence on: %s", path)
-
-
-def remember(engine: Engine, document: DocumentState) -> bool:
-    """Merge what the memory learned from the document into the workspace's store and write it
-    (only with `memory.persist` on and a workspace attached). True when written."""
-    workspace = engine.workspace_memory
-    memory = document.caches.get("memory")
-    if not engine.settings.memory.persist or workspace.store is None or memory is None:
-        return False
-    if not len(memory):
-        return False
-    learned = memory.combined()
-    workspace.persisted = merge_blocks(workspace.persisted, learned, MAX_PERSISTED_PAIRS)
-    try:
-        save_block(workspace.store, workspace.persisted)
-    except (OSError, ValueError) as error:  # ValueError: the path leads out of the data dir
-        log.warning("cannot store the memory in %s: %s", workspace.store, error)
-        return False
-    return True
-
-
-def forget_learned(engine: Engine | None, workspace_uri: str | None, everything: bool) -> int:
-    """The `nextword.forget` command: delete the stored memory (this workspace's, or every
-    workspace's) and what the engine loaded from it. The number of files removed."""
-    if engine is not None:
-        engine.workspace_memory.persisted = None
-    if not everything and not workspace_uri:
-        return 0
-    return len(forget(None if everything else workspace_uri))

@@ -44,19 +44,6 @@ class NgramError(ValueError):
     """The counts file is unreadable or does not fit the bundle."""
 
 
-@dataclass
-class NgramSettings:
-    enabled: bool = True
-    """Use the bundle's word counts when it has them (`ngrams.npz`)."""
-    weight: float = 0.4
-    """lambda in (1 - lambda) * p_network + lambda * p_ngram (0..1); 1: the counts' own backoff
-    alone decides how much the network says."""
-    discount: float = 0.75
-    """D, subtracted from every kept count (0 <= D < 1)."""
-    candidates: int = 16
-    """How many of the words the counts like best join the network's candidates."""
-
-
 @dataclass(frozen=True)
 class Evidence:
     """What the counts say after a context, for the words of one prefix range."""

@@ -10,13 +10,10 @@ columns: folded form, display form (the word's usual spelling, e.g. "London", "I
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 from pathlib import Path
 
-from nextword.server.text.tokenizer import UNKNOWN_SYMBOL, fold
-
-_AFTER_EVERY_CHAR = "\U0010ffff"
+from nextword.server.text.tokenizer import UNKNOWN_SYMBOL, fold, folded_prefix_range
 
 
 class VocabularyError(ValueError):
@@ -59,11 +56,7 @@ class Vocabulary:
 
     def prefix_range(self, prefix: str) -> tuple[int, int]:
         """The id range [lo, hi) of the words whose folded form starts with fold(prefix)."""
-        key = fold(prefix)
-        words = self.folded
-        lo = bisect.bisect_left(words, key, 0, self.n_words)
-        hi = bisect.bisect_left(words, key + _AFTER_EVERY_CHAR, lo, self.n_words)
-        return lo, hi
+        return folded_prefix_range(self.folded, fold(prefix), 0, self.n_words)
 
     @classmethod
     def build(cls, words: dict[str, tuple[str, int]], symbols: dict[str, int]) -> Vocabulary:

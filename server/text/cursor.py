@@ -18,27 +18,35 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from enum import Enum
 from functools import lru_cache
 
-from nextword.server.text.document import DocumentText
-from nextword.server.text.tokenizer import SENTENCE_END, fold, iter_tokens, word_prefix_at
+from nextword.server.settings import ContextLimits
+from nextword.server.text.document import PIECE_CHARS, DocumentText, piece_ends
+from nextword.server.text.tokenizer import (
+    PARAGRAPH_SYMBOL,
+    SENTENCE_END,
+    SENTENCE_OPENERS,
+    iter_tokens,
+    word_prefix_at,
+)
 
-_OPENERS = frozenset("\"'“‘«([{")
 _CLOSERS = frozenset(",.;:!?)]}…»”’")
 _QUOTES = frozenset("\"'")
 _JOINERS = "'\u2019-"
 _LONGEST_WORD = 128
-AFTER_PUNCTUATION = "right after punctuation"
-_CHUNK = 256
 _SPACE = re.compile(r"\s")
 
 
-@dataclass
-class ContextLimits:
-    lookback_lines: int = 200
-    lookback_chars: int = 4096
-    window_lines_before: int = 40
-    window_lines_after: int = 10
+class Suppressed(Enum):
+    """Why no completion makes sense at a cursor; the value says it to the user."""
+
+    INSIDE_WORD = "inside a word"
+    AFTER_NUMBER = "after a number"
+    AFTER_PUNCTUATION = "right after punctuation"
+    IN_CODE_BLOCK = "in a code block"
+    IN_INLINE_CODE = "in inline code"
+    IN_ADDRESS = "in a URL or address"
 
 
 @dataclass(frozen=True)
@@ -80,10 +88,15 @@ class Cursor:
     """The look-back limits cut the paragraph: `tokens` do not start at its start."""
 
     @property
+    def previous_token(self) -> str:
+        """The folded token before the word (the paragraph symbol at a paragraph start)."""
+        return self.tokens[-1] if self.tokens else PARAGRAPH_SYMBOL
+
+    @property
     def sentence_start(self) -> bool:
         """At a paragraph start or after . ! ? (skipping opening quotes and brackets)."""
         for token in reversed(self.tokens):
-            if token not in _OPENERS:
+            if token not in SENTENCE_OPENERS:
                 return token in SENTENCE_END
         return True
 
@@ -132,22 +145,22 @@ def _closes(content: str, index: int) -> bool:
     )
 
 
-def suppressed(text: DocumentText, line: int, column: int) -> str | None:
+def suppressed(text: DocumentText, line: int, column: int) -> Suppressed | None:
     """Why no completion makes sense at the cursor, or None when one does."""
     content = text.content(line)
     if _inside_word(content, column):
-        return "inside a word"
+        return Suppressed.INSIDE_WORD
     word_start, _ = word_at(content, column)
     if word_start > 0 and content[word_start - 1].isdigit():
-        return "after a number"
+        return Suppressed.AFTER_NUMBER
     if word_start == column and column > 0 and _closes(content, column - 1):
-        return AFTER_PUNCTUATION  # a word inserted here would lack its space: "Dallas,Harris"
+        return Suppressed.AFTER_PUNCTUATION  # a word inserted here would lack its space
     if text.fence_lines and text.in_code_fence(line):
-        return "in a code block"
+        return Suppressed.IN_CODE_BLOCK
     if _in_inline_code(content, word_start):
-        return "in inline code"
+        return Suppressed.IN_INLINE_CODE
     if _in_url_or_address(content, column):
-        return "in a URL or address"
+        return Suppressed.IN_ADDRESS
     return None
 
 
@@ -162,26 +175,11 @@ def _line_cut(content: str, end: int, budget: int) -> int:
     return ((end - budget) // grid) * grid
 
 
-def _chunk_ends(content: str, start: int, end: int, chunk: int = _CHUNK) -> list[int]:
-    """Split points for [start, end): the first whitespace at or after each multiple of
-    `_CHUNK`, then `end`. No token other than spaces contains whitespace and spaces are dropped,
-    so the tokens of the pieces are the tokens of the whole; and the pieces before the last one
-    do not change while the user types at `end`, so their tokens come from the cache."""
-    ends: list[int] = []
-    point = (start // chunk + 1) * chunk
-    while point < end:
-        space = _SPACE.search(content, point, end)
-        if space is None:
-            break
-        ends.append(space.start())
-        point = (space.start() // chunk + 1) * chunk
-    return [*ends, end]
-
-
-def span_tokens(content: str, start: int, end: int, chunk: int = _CHUNK) -> list[LineTokens]:
-    """The tokens of content[start:end], piece by piece (see `_chunk_ends`)."""
+def span_tokens(content: str, start: int, end: int, size: int = PIECE_CHARS) -> list[LineTokens]:
+    """The tokens of content[start:end], piece by piece (`piece_ends`: the pieces before the
+    last one come from the cache while the user types at `end`)."""
     pieces = []
-    for piece_end in _chunk_ends(content, start, end, chunk):
+    for piece_end in piece_ends(content, start, end, size):
         if piece_end > start:
             pieces.append(line_tokens(content[start:piece_end]))
         start = piece_end
@@ -263,7 +261,3 @@ def words_around(text: DocumentText, line: int, limits: ContextLimits) -> dict[s
         for folded, written in line_tokens(line_text).words:
             found.setdefault(folded, written)
     return found
-
-
-def folded_prefix_matches(word: str, prefix: str) -> bool:
-    return fold(word).startswith(fold(prefix))

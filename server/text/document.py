@@ -1,4 +1,4 @@
-"""Open documents as line lists, updated in place from the ranges of incremental edits.
+"""Document text as line lists, updated in place from the ranges of incremental edits.
 
 pygls' own `TextDocument` rebuilds the whole text on every incremental edit and re-splits it on
 every `lines` access: 6.8 ms and 4.1 ms per keystroke for a 1M-word document here, growing
@@ -9,23 +9,20 @@ Lines end at "\\n", "\\r\\n" or "\\r" only, the line ends of the LSP (Python's `
 splits at form feeds, U+2028 and others, which editors do not). Every stored line keeps its line
 end except the last one, so a text always has `number of line ends + 1` lines, as in the LSP.
 
-Columns here are code point indices into a line. `column_of`/`character_of` convert from and to
-the client's units (UTF-16, UTF-8 or UTF-32, as negotiated) through pygls' position codec.
+Columns here are code point indices into a line (lsp/convert.py converts the client's units).
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
-
-from lsprotocol import types
-from pygls.workspace.position_codec import PositionCodec, Utf8, Utf16
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_SPACE = re.compile(r"\s")
+PIECE_CHARS = 256
+"""Long lines are read in pieces of about this many characters (`piece_ends`)."""
 
 
 def split_lines(text: str) -> list[str]:
@@ -35,6 +32,22 @@ def split_lines(text: str) -> list[str]:
     parts = _LINE_END.split(text)
     ends = _LINE_END.findall(text)
     return [line + end for line, end in zip(parts, ends)] + [parts[-1]]
+
+
+def piece_ends(content: str, start: int, end: int, size: int = PIECE_CHARS) -> list[int]:
+    """Where content[start:end] splits into pieces: the first whitespace at or after each
+    multiple of `size`, then `end`. No token but spaces holds whitespace, so the tokens of the
+    pieces are the tokens of the whole; and the pieces before the last one stay the same while
+    the user types at `end`, so what was computed for them can be kept."""
+    ends: list[int] = []
+    point = (start // size + 1) * size
+    while point < end:
+        space = _SPACE.search(content, point, end)
+        if space is None:
+            break
+        ends.append(space.start())
+        point = (space.start() // size + 1) * size
+    return [*ends, end]
 
 
 def content_of(line: str) -> str:
@@ -47,48 +60,6 @@ def content_of(line: str) -> str:
 def is_fence_line(line: str) -> bool:
     """A Markdown code fence (``` or ~~~, indented at most 3 spaces)."""
     return _FENCE.match(line) is not None
-
-
-def column_of(codec: PositionCodec, content: str, character: int) -> int:
-    """Client units -> code point column, clamped to the line's end."""
-    if character <= 0:
-        return 0
-    if content.isascii():  # one unit per character in every encoding
-        return min(character, len(content))
-    encoding = _client_encoding(codec)
-    if encoding is None:
-        return min(character, len(content))
-    name, width = encoding
-    # pygls' codec loops over the line in Python (seconds for a 1 MB line); encoding is C speed.
-    data = content.encode(name, "surrogatepass")
-    cut = character * width
-    if cut >= len(data):
-        return len(content)
-    # A position inside a character counts as after it, as in pygls' codec.
-    if width == 1:
-        while cut < len(data) and data[cut] & 0xC0 == 0x80:
-            cut += 1
-    elif 0xD800 <= int.from_bytes(data[cut - 2 : cut], "little") < 0xDC00:
-        cut += 2 if 0xDC00 <= int.from_bytes(data[cut : cut + 2], "little") < 0xE000 else 0
-    return len(data[:cut].decode(name, "surrogatepass"))
-
-
-def character_of(codec: PositionCodec, content: str, column: int) -> int:
-    """Code point column -> client units."""
-    encoding = None if content.isascii() else _client_encoding(codec)
-    if encoding is None:
-        return min(max(column, 0), len(content))
-    name, width = encoding
-    return len(content[:column].encode(name, "surrogatepass")) // width
-
-
-def _client_encoding(codec: PositionCodec) -> tuple[str, int] | None:
-    """(Python codec, bytes per unit) for UTF-8 and UTF-16 positions; None for UTF-32."""
-    if isinstance(codec.impl, Utf16):
-        return "utf-16-le", 2
-    if isinstance(codec.impl, Utf8):
-        return "utf-8", 1
-    return None
 
 
 @dataclass
@@ -178,60 +149,3 @@ class DocumentText:
             elif closes and marker[0] == opener[0] and len(marker) >= opener[1]:
                 opener = None
         return opener is not None
-
-
-@dataclass
-class DocumentState:
-    """One open document: its text, version and language, and the engine's per-document caches.
-
-    `caches` belongs to the code that fills it (the engine keeps its recurrent states there,
-    under "states"); it lives and dies with the document.
-    """
-
-    uri: str
-    text: DocumentText
-    language_id: str = "plaintext"
-    version: int = 0
-    caches: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def open(
-        cls, uri: str, text: str, language_id: str = "plaintext", version: int = 0
-    ) -> DocumentState:
-        return cls(uri, DocumentText.from_text(text), language_id, version)
-
-    @property
-    def source(self) -> str:
-        return self.text.text
-
-    def edit(self, start: tuple[int, int], end: tuple[int, int], new_text: str) -> None:
-        """Apply one edit given in code point (line, column) positions."""
-        self.text.replace(start, end, new_text)
-
-    def apply_change(
-        self, change: types.TextDocumentContentChangeEvent, codec: PositionCodec
-    ) -> None:
-        """Apply one LSP content change (incremental, or the whole text)."""
-        if not isinstance(change, types.TextDocumentContentChangePartial):
-            self.text = DocumentText.from_text(change.text)
-            return
-        self.edit(
-            self.position_from_client(change.range.start, codec),
-            self.position_from_client(change.range.end, codec),
-            change.text,
-        )
-
-    def position_from_client(
-        self, position: types.Position, codec: PositionCodec
-    ) -> tuple[int, int]:
-        if position.line >= len(self.text):
-            return self.text.clamp(position.line, 0)
-        content = self.text.content(position.line)
-        return position.line, column_of(codec, content, position.character)
-
-    def position_to_client(self, line: int, column: int, codec: PositionCodec) -> types.Position:
-        return types.Position(line, character_of(codec, self.text.content(line), column))
-
-    def iter_lines(self, start: int, stop: int) -> Iterator[str]:
-        for number in range(max(start, 0), min(stop, len(self.text))):
-            yield self.text.content(number)

@@ -14,6 +14,7 @@ Numbers fold to one symbol, because the network should learn "a number goes here
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -30,7 +31,6 @@ PARAGRAPH_SYMBOL = "<p>"
 CONTINUE_SYMBOL = "<cont>"
 """Fed to the network where a context window restarts inside a paragraph."""
 UNKNOWN_SYMBOL = "<unk>"
-SPECIAL_SYMBOLS = (PARAGRAPH_SYMBOL, CONTINUE_SYMBOL, UNKNOWN_SYMBOL, NUMBER_SYMBOL)
 
 # Letters, plus the combining marks that decomposed (NFD) text puts after them.
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
@@ -48,7 +48,10 @@ _TOKEN_RE = re.compile(
 _WORD_RE = re.compile(rf"{_WORD}\Z")
 _PARTIAL_WORD_RE = re.compile(rf"{_LETTER}+(?:['\u2019\-]{_LETTER}*)*\Z")
 
+_AFTER_EVERY_CHAR = "\U0010ffff"
 SENTENCE_END = frozenset(".!?")
+SENTENCE_OPENERS = frozenset("\"'“‘«([{")
+"""Tokens a sentence may start with before its first word (opening quotes and brackets)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,15 +136,11 @@ def paragraph_units(tokens: list[Token]) -> Iterator[list[Token]]:
         yield current
 
 
-def context_symbols(folded_tokens: list[str], max_tokens: int) -> list[str]:
-    """The network's input for the tokens of one paragraph before the cursor.
-
-    The context restarts at the paragraph start and again every `max_tokens` tokens, so the work
-    to bring the state up to any position is at most `max_tokens` recurrent steps. Training cuts
-    its sequences the same way.
-    """
-    if max_tokens <= 0:
-        raise ValueError("max_tokens must be positive")
-    window_start = (len(folded_tokens) // max_tokens) * max_tokens
-    first = PARAGRAPH_SYMBOL if window_start == 0 else CONTINUE_SYMBOL
-    return [first, *folded_tokens[window_start:]]
+def folded_prefix_range(
+    words: list[str], typed: str, lo: int = 0, hi: int | None = None
+) -> tuple[int, int]:
+    """The range [start, stop) of the sorted `words[lo:hi]` that start with `typed` (both
+    folded)."""
+    hi = len(words) if hi is None else hi
+    start = bisect.bisect_left(words, typed, lo, hi)
+    return start, bisect.bisect_left(words, typed + _AFTER_EVERY_CHAR, start, hi)
