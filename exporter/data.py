@@ -4,9 +4,9 @@ A corpus is text files (or directories of `*.txt` files). Paragraphs are lines, 
 separated by blank lines in hard-wrapped files (see `file_paragraphs`). Every `dev_every`-th
 paragraph (1-based: the 20th, 40th, ...) is held out for dev figures.
 
-Sequences follow the context-window rule (`nextword.server.text.window`) exactly: a paragraph's
-tokens are cut into chunks of `max_context_tokens`; for a chunk, the input is [<p> or <cont>] + chunk[:-1]
-and the target is the chunk, so the state after reading the input up to position t is the state
+Sequences follow the context-window rule (`nextword.server.text.window`) exactly: a
+paragraph's tokens are cut into chunks of `max_context_tokens`; for a chunk, the input is
+[<p> or <cont>] + chunk[:-1] and the target is the chunk, so the state after reading the input up to position t is the state
 the server reaches from the same context and predicts chunk[t].
 """
 
