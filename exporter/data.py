@@ -1,35 +1,34 @@
-"""Corpus to training data: paragraphs, vocabulary, and sequences cut like the server's context.
+"""Corpus to training data: vocabulary, and sequences cut like the server's context.
 
-A corpus is text files (or directories of `*.txt` files). Paragraphs are lines, or blocks
-separated by blank lines in hard-wrapped files (see `file_paragraphs`). Every `dev_every`-th
-paragraph (1-based: the 20th, 40th, ...) is held out for dev figures.
-
+The corpus is read by `nextword.exporter.corpus` (files, kinds, the dev split, the token cache).
 Sequences follow the context-window rule (`nextword.server.text.window`) exactly: a
 paragraph's tokens are cut into chunks of `max_context_tokens`; for a chunk, the input is
-[<p> or <cont>] + chunk[:-1] and the target is the chunk, so the state after reading the input up to position t is the state
-the server reaches from the same context and predicts chunk[t].
+[<p> or <cont>] + chunk[:-1] and the target is the chunk, so the state after reading the input
+up to position t is the state the server reaches from the same context and predicts chunk[t].
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from nextword.exporter.corpus import (
+    ParagraphMode,
+    corpus_files,
+    is_dev,
+    tokenize_files,
+)
 from nextword.server.model.vocab import Vocabulary
 from nextword.server.text.tokenizer import (
     CONTINUE_SYMBOL,
     NUMBER_SYMBOL,
     PARAGRAPH_SYMBOL,
-    SENTENCE_END,
-    SENTENCE_OPENERS,
     UNKNOWN_SYMBOL,
-    iter_tokens,
 )
 from nextword.server.text.window import window_starts
 
@@ -38,10 +37,6 @@ IGNORE_INDEX = -1
 
 PARITY_SAMPLE_TOKENS = 3000
 """Held-out tokens the exporter replays through ONNX and PyTorch."""
-
-_BLANK_LINES = re.compile(r"\n[^\S\n]*\n\s*")
-
-ParagraphMode = Literal["auto", "lines", "blank-lines"]
 
 
 @dataclass
@@ -54,12 +49,15 @@ class VocabConfig:
 @dataclass
 class CorpusSummary:
     files: list[str] = field(default_factory=list)
+    kinds: dict[str, list[str]] = field(default_factory=dict)
     bytes: int = 0
     paragraphs: int = 0
     train_paragraphs: int = 0
     dev_paragraphs: int = 0
     tokens: int = 0
     words: int = 0
+    words_by_kind: dict[str, int] = field(default_factory=dict)
+    dev_every: int = 0
     dev_split: str = ""
     paragraph_mode: str = "auto"
 
@@ -69,7 +67,7 @@ class CorpusSummary:
 
 @dataclass
 class TokenizedCorpus:
-    """Paragraphs as arrays of provisional ids into `symbols` (insertion order, not the vocab)."""
+    """Paragraphs as arrays of provisional ids into `symbols` (first-seen order, not the vocab)."""
 
     symbols: list[str]
     kinds: list[str]
@@ -79,99 +77,72 @@ class TokenizedCorpus:
     train: list[np.ndarray]
     dev: list[np.ndarray]
     summary: CorpusSummary
-
-
-def corpus_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand directories to their `*.txt` files (sorted); keep files as given."""
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*.txt") if p.is_file()))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise FileNotFoundError(f"corpus path {path} does not exist")
-    if not files:
-        raise FileNotFoundError("no corpus files (directories are searched for *.txt)")
-    return files
-
-
-def file_paragraphs(text: str, mode: ParagraphMode = "auto") -> list[str]:
-    """Paragraphs of one file.
-
-    "lines": every non-blank line is a paragraph (one paragraph per line, like the bundled
-    corpus). "blank-lines": paragraphs are separated by blank lines and the lines inside one are
-    joined, as the server reads a document (hard-wrapped prose). "auto" picks "blank-lines" when
-    at least 1% of the lines are blank.
-    """
-    lines = text.splitlines()
-    if mode == "auto":
-        blank = sum(1 for line in lines if not line.strip())
-        mode = "blank-lines" if blank and blank >= 0.01 * len(lines) else "lines"
-    if mode == "lines":
-        return [line for line in lines if line.strip()]
-    if mode != "blank-lines":
-        raise ValueError(f"unknown paragraph mode {mode!r}")
-    return [block for block in _BLANK_LINES.split(text) if block.strip()]
-
-
-def iter_paragraphs(files: Iterable[Path], mode: ParagraphMode = "auto") -> Iterator[str]:
-    for path in files:
-        yield from file_paragraphs(path.read_text(encoding="utf-8", errors="replace"), mode)
+    train_kinds: list[str] = field(default_factory=list)  # text kind of each train paragraph
+    dev_kinds: list[str] = field(default_factory=list)
 
 
 def tokenize_corpus(
-    paths: Iterable[str | Path], dev_every: int = 20, paragraphs: ParagraphMode = "auto"
+    paths: Iterable[str | Path],
+    dev_every: int = 20,
+    paragraphs: ParagraphMode = "auto",
+    kind_rules: Sequence[str] = (),
+    cache_dir: Path | None = None,
+    quiet: bool = True,
 ) -> TokenizedCorpus:
-    files = corpus_files(paths)
+    """Every file tokenized (through the cache when given) and merged into one symbol table."""
+    files = corpus_files(paths, kind_rules)
     index: dict[str, int] = {}
     symbols: list[str] = []
     kinds: list[str] = []
-    counts: list[int] = []
+    counts = np.zeros(0, dtype=np.int64)
     surfaces: Counter = Counter()
     any_surfaces: Counter = Counter()
-    train: list[np.ndarray] = []
-    dev: list[np.ndarray] = []
-    summary = CorpusSummary(files=[p.name for p in files])
-    summary.bytes = sum(p.stat().st_size for p in files)
-    summary.paragraph_mode = paragraphs
+    corpus = TokenizedCorpus(symbols, kinds, counts, surfaces, any_surfaces, [], [],
+                             CorpusSummary(files=[f.path.name for f in files]))  # fmt: skip
+    summary = corpus.summary
+    summary.paragraph_mode, summary.dev_every = paragraphs, dev_every
     summary.dev_split = f"every {dev_every}th paragraph held out" if dev_every else "none"
-    for number, paragraph in enumerate(iter_paragraphs(files, paragraphs), 1):
-        ids: list[int] = []
-        sentence_start = True
-        for token in iter_tokens(paragraph):
-            folded = token.folded
-            position = index.get(folded)
+    number = 0
+    for file, tokenized in tokenize_files(files, paragraphs, cache_dir, quiet):
+        summary.kinds.setdefault(file.kind, []).append(file.path.name)
+        summary.bytes += tokenized.bytes
+        summary.words += tokenized.words
+        summary.words_by_kind[file.kind] = summary.words_by_kind.get(file.kind, 0) + tokenized.words
+        lookup = np.empty(len(tokenized.symbols), dtype=np.int32)
+        for local, (symbol, kind) in enumerate(
+            zip(tokenized.symbols.tolist(), tokenized.symbol_kinds.tolist())
+        ):
+            position = index.get(symbol)
             if position is None:
-                position = index[folded] = len(symbols)
-                symbols.append(folded)
-                kinds.append(token.kind)
-                counts.append(0)
-            counts[position] += 1
-            ids.append(position)
-            if token.kind == "word":
-                summary.words += 1
-                surface = token.text.replace("\u2019", "'")
-                any_surfaces[position, surface] += 1
-                if not sentence_start:
-                    surfaces[position, surface] += 1
-                sentence_start = False
-            elif token.text in SENTENCE_END:
-                sentence_start = True
-            elif token.text not in SENTENCE_OPENERS:
-                sentence_start = False
-        if not ids:
-            continue
-        summary.paragraphs += 1
-        summary.tokens += len(ids)
-        array = np.asarray(ids, dtype=np.int32)
-        (dev if dev_every and number % dev_every == 0 else train).append(array)
-    summary.train_paragraphs, summary.dev_paragraphs = len(train), len(dev)
-    return TokenizedCorpus(
-        symbols, kinds, np.asarray(counts, dtype=np.int64), surfaces, any_surfaces, train, dev,
-        summary,
-    )  # fmt: skip
+                position = index[symbol] = len(symbols)
+                symbols.append(symbol)
+                kinds.append(kind)
+            lookup[local] = position
+        counts = np.concatenate([counts, np.zeros(len(symbols) - len(counts), dtype=np.int64)])
+        np.add.at(counts, lookup, tokenized.counts)
+        for local, surface, (anywhere, inside) in zip(
+            tokenized.surface_ids.tolist(), tokenized.surfaces.tolist(),
+            tokenized.surface_counts.tolist(),
+        ):  # fmt: skip
+            key = (int(lookup[local]), surface)
+            any_surfaces[key] += anywhere
+            if inside:
+                surfaces[key] += inside
+        ids = lookup[tokenized.tokens]
+        offsets = tokenized.offsets
+        for paragraph in range(tokenized.n_paragraphs):
+            number += 1
+            if offsets[paragraph] == offsets[paragraph + 1]:
+                continue
+            array = ids[offsets[paragraph] : offsets[paragraph + 1]]
+            held_out = is_dev(number, dev_every)
+            (corpus.dev if held_out else corpus.train).append(array)
+            (corpus.dev_kinds if held_out else corpus.train_kinds).append(file.kind)
+            summary.paragraphs += 1
+            summary.tokens += len(array)
+    corpus.counts = counts
+    summary.train_paragraphs, summary.dev_paragraphs = len(corpus.train), len(corpus.dev)
+    return corpus
 
 
 def _most_frequent(source: Counter, chosen: set[int]) -> dict[int, tuple[int, str]]:
@@ -313,6 +284,14 @@ def parity_sample(dev: Chunks, max_tokens: int = PARITY_SAMPLE_TOKENS) -> list[n
 
 
 @dataclass
+class DevSet:
+    """Held-out chunks of one kind of text, with the length of each token if it is a word."""
+
+    chunks: Chunks
+    word_lengths: np.ndarray
+
+
+@dataclass
 class TrainingData:
     vocab: Vocabulary
     train: Chunks
@@ -320,6 +299,7 @@ class TrainingData:
     dev_word_lengths: np.ndarray
     corpus: dict[str, Any]  # CorpusSummary plus vocab_coverage
     train_paragraphs: list[np.ndarray]
+    dev_by_kind: dict[str, DevSet] = field(default_factory=dict)
 
 
 def prepare_training_data(
@@ -329,9 +309,12 @@ def prepare_training_data(
     vocab_config: VocabConfig | None = None,
     dev_every: int = 20,
     paragraphs: ParagraphMode = "auto",
+    kind_rules: Sequence[str] = (),
+    cache_dir: Path | None = None,
+    quiet: bool = True,
 ) -> TrainingData:
     """Tokenize, build (or reuse) the vocabulary, and cut train and dev chunks."""
-    corpus = tokenize_corpus(paths, dev_every, paragraphs)
+    corpus = tokenize_corpus(paths, dev_every, paragraphs, kind_rules, cache_dir, quiet)
     if vocab is None:
         vocab = build_vocabulary(corpus, vocab_config or VocabConfig())
     lookup = provisional_to_vocab(corpus, vocab)
@@ -346,6 +329,13 @@ def prepare_training_data(
     summary["vocab_coverage"] = 1 - float(sum((p == vocab.unknown_id).sum() for p in train)) / max(
         sum(len(p) for p in train), 1
     )
+    dev_by_kind = {}
+    for kind in sorted(set(corpus.dev_kinds)):
+        rows = [i for i, k in enumerate(corpus.dev_kinds) if k == kind]
+        dev_by_kind[kind] = DevSet(
+            make_chunks([dev[i] for i in rows], vocab, max_context_tokens),
+            np.concatenate([dev_lengths[i] for i in rows]),
+        )
     return TrainingData(
         vocab,
         make_chunks(train, vocab, max_context_tokens),
@@ -353,4 +343,5 @@ def prepare_training_data(
         np.concatenate(dev_lengths) if dev_lengths else np.zeros(0, dtype=np.int64),
         summary,
         train,
+        dev_by_kind,
     )

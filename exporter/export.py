@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import shutil
 import sys
 import tempfile
@@ -24,13 +25,16 @@ import torch
 from nextword.exporter.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from nextword.exporter.model import OneStep, Predictor
 from nextword.server.model.bundle import (
+    FORMAT_NAME,
     INPUT_EMBEDDINGS,
+    MANIFEST,
     OUTPUT_BIAS,
     OUTPUT_EMBEDDINGS,
     OUTPUT_SCALES,
     PREDICTOR,
     VOCAB,
     BundleError,
+    install_directory,
     load_bundle,
     quantize_rows,
     write_manifest,
@@ -48,6 +52,31 @@ OPSET = 17
 
 class ParityError(Exception):
     pass
+
+
+class OutputDirError(Exception):
+    """`--out` names something export must not replace; the message is one line."""
+
+
+def holds_bundle(folder: Path) -> bool:
+    """Whether `folder` holds a nextword bundle (its manifest says so), of any format version."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == FORMAT_NAME
+
+
+def check_replaceable(out: Path, force: bool) -> None:
+    """Refuse to replace `out` unless it is absent, an empty folder or a bundle (or `force`)."""
+    if force or not (out.exists() or out.is_symlink()):
+        return
+    if out.is_symlink() or not out.is_dir():
+        raise OutputDirError(f"{out} exists and is not a folder; not replacing it (--force to)")
+    if any(out.iterdir()) and not holds_bundle(out):
+        raise OutputDirError(
+            f"{out} is not empty and holds no nextword bundle; not replacing it (--force to)"
+        )
 
 
 def export_onnx(model: Predictor, path: Path) -> None:
@@ -188,10 +217,12 @@ def manifest_for(checkpoint: Checkpoint, parity: float, steps: int, tolerance: f
     }
 
 
-def write_bundle(checkpoint: Checkpoint, out: Path, tolerance: float) -> dict:
+def write_bundle(checkpoint: Checkpoint, out: Path, tolerance: float, force: bool = False) -> dict:
     model = checkpoint.predictor()
     vocab = checkpoint.vocab
-    out = out.expanduser().resolve()
+    out = out.expanduser().absolute()
+    check_replaceable(out, force)
+    out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -220,14 +251,8 @@ def write_bundle(checkpoint: Checkpoint, out: Path, tolerance: float) -> dict:
         write_manifest(staging, manifest)
         load_bundle(staging)  # the server's own reader must accept it
         staging.chmod(0o755)
-        if out.exists():
-            retired = out.with_name(f".{out.name}.old")
-            shutil.rmtree(retired, ignore_errors=True)
-            out.rename(retired)
-            staging.rename(out)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            staging.rename(out)
+        check_replaceable(out, force)  # it may have changed during the export
+        install_directory(staging, out)
         return manifest
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -241,11 +266,16 @@ def main(argv: list[str] | None = None) -> int:
         "--tolerance", type=float, default=DEFAULT_TOLERANCE,
         help=f"max abs ONNX-vs-PyTorch difference accepted (default {DEFAULT_TOLERANCE:g})",
     )  # fmt: skip
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace --out even when it is not empty and holds no bundle",
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         checkpoint = load_checkpoint(args.checkpoint)
-        manifest = write_bundle(checkpoint, Path(args.out), args.tolerance)
-    except (CheckpointError, ParityError, BundleError, OSError) as error:
+        manifest = write_bundle(checkpoint, Path(args.out), args.tolerance, args.force)
+    except (CheckpointError, ParityError, BundleError, OutputDirError, OSError) as error:
         print(f"nextword export: {error}", file=sys.stderr)
         return 1
     figures = manifest["evaluation"]["dev"]

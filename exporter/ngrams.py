@@ -14,14 +14,25 @@ gains an "ngrams" section and the file's hash. Needs numpy only, not torch.
 from __future__ import annotations
 
 import argparse
+import shutil
+import stat
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from nextword.exporter.data import make_chunks, provisional_to_vocab, tokenize_corpus
-from nextword.server.model.bundle import BundleError, load_bundle, write_manifest
+from nextword.server.model.bundle import (
+    MANIFEST,
+    Bundle,
+    BundleError,
+    install_directory,
+    link_or_copy,
+    load_bundle,
+    write_manifest,
+)
 from nextword.server.model.ngrams import FILE_NAME, NgramError, load_ngrams
 from nextword.server.model.vocab import Vocabulary
 
@@ -114,9 +125,6 @@ def add_ngrams(bundle_dir: Path, corpus: list[str], min_count: int, dev_every: i
     lookup = provisional_to_vocab(tokenized, bundle.vocab)
     train = [lookup[paragraph] for paragraph in tokenized.train]
     arrays = count_ngrams(train, bundle.vocab, bundle.max_context_tokens, min_count)
-    path = bundle.path / FILE_NAME
-    np.savez_compressed(path, **arrays)
-    load_ngrams(path, len(bundle.vocab), bundle.vocab.n_words)
     section = {
         "file": FILE_NAME,
         "orders": [2, 3],
@@ -134,9 +142,28 @@ def add_ngrams(bundle_dir: Path, corpus: list[str], min_count: int, dev_every: i
         "command": command,
     }
     manifest["ngrams"] = section
-    write_manifest(bundle.path, manifest)
-    load_bundle(bundle.path)  # the server's reader must accept the result
+    write_bundle_with(bundle, arrays, manifest)
     return section
+
+
+def write_bundle_with(bundle: Bundle, arrays: dict[str, np.ndarray], manifest: dict) -> None:
+    """Replace the bundle by a copy (hard links) with `ngrams.npz` and the new manifest, made
+    beside it and checked first: a failure or a kill leaves the bundle as it was."""
+    out = bundle.path.resolve()
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for child in out.iterdir():
+            kept = child.name not in (MANIFEST, FILE_NAME) and not child.name.startswith(".")
+            if kept and child.is_file():
+                link_or_copy(child, staging / child.name)
+        np.savez_compressed(staging / FILE_NAME, **arrays)
+        load_ngrams(staging / FILE_NAME, len(bundle.vocab), bundle.vocab.n_words)
+        write_manifest(staging, manifest)
+        load_bundle(staging)  # the server's reader must accept the result
+        staging.chmod(stat.S_IMODE(out.stat().st_mode))
+        install_directory(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:

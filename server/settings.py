@@ -127,31 +127,37 @@ class Settings:
     inline: InlineSettings = field(default_factory=InlineSettings)
 
 
-_MINIMUM: dict[str, float] = {
-    "max_items": 1,
-    "cache_megabytes": 1,
-    "document_cache_megabytes": 1,
-    "cached_documents": 1,
-    "candidates": 1,
-    "lookback_lines": 1,
-    "lookback_chars": 64,
-    "window_lines_before": 0,
-    "window_lines_after": 0,
-    "max_pairs": 1,
-    "max_lines": 1,
-    "theta": 0,
-    "weight": 0,
-    "temperature": 0.001,
-    "min_norm": 0,
-    "half_weight_pairs": 0,
-    "discount": 0,
-    "max_words": 1,
-}
-
-
-_MAXIMUM: dict[str, float] = {
-    "weight": 1,  # mixing weights (memory, corpus counts)
-    "discount": 0.999,  # ngrams: a whole count subtracted would leave nothing
+BOUNDS: dict[str, tuple[float, float]] = {
+    # setting (dotted path of snake_case field names) -> (minimum, maximum), both inclusive
+    "max_items": (1, 100),
+    "min_score": (-1e6, 1e6),
+    "cache_megabytes": (1, 16384),
+    "document_cache_megabytes": (1, 16384),
+    "cached_documents": (1, 1000),
+    "ranking.similarity": (-1000, 1000),
+    "ranking.prior": (-1000, 1000),
+    "ranking.document": (-1000, 1000),
+    "ranking.candidates": (1, 1024),
+    "ngrams.weight": (0, 1),
+    "ngrams.discount": (0, 0.999),  # a whole count subtracted would leave nothing
+    "ngrams.candidates": (1, 256),
+    # The context and the memory's window are read on the first completion in a paragraph: at
+    # 1e9 a 2 MB paragraph took 32 s, during which the one-threaded server answered nothing.
+    "context.lookback_lines": (1, 2000),
+    "context.lookback_chars": (64, 65536),
+    "context.window_lines_before": (0, 1000),
+    "context.window_lines_after": (0, 1000),
+    "memory.max_pairs": (1, 5000),  # each pair costs a recurrent step when first read
+    "memory.max_lines": (1, 2000),
+    "memory.theta": (0, 1000),
+    "memory.weight": (0, 0.999),  # 1 would leave the model no share: a word the cache lacks
+    # would score -inf
+    "memory.temperature": (0.001, 1000),
+    "memory.same_previous": (0, 1000),
+    "memory.min_norm": (0, 1e6),
+    "memory.half_weight_pairs": (0, 1e6),
+    "inline.max_words": (1, 32),
+    "inline.min_margin": (-1000, 1000),
 }
 
 
@@ -220,17 +226,13 @@ def _merge(instance: Any, raw: dict[str, Any], path: str, problems: list[str], s
                 problems.append(f"setting nextword.{setting} must be an object; using defaults")
             continue
         ok, converted = _check_value(value, annotation)
-        minimum, maximum = _MINIMUM.get(name), _MAXIMUM.get(name)
-        if ok and minimum is not None and converted < minimum:
-            ok = False
-        if ok and maximum is not None and converted > maximum:
-            ok = False
+        bounds = BOUNDS.get(".".join(snake_case(part) for part in setting.split(".")))
+        if ok and bounds is not None and converted is not None:
+            ok = bounds[0] <= converted <= bounds[1]
         if not ok:
             expected = _describe(annotation)
-            if minimum is not None and maximum is not None:
-                expected += f" from {minimum:g} to {maximum:g}"
-            elif minimum is not None:
-                expected += f" of at least {minimum:g}"
+            if bounds is not None:
+                expected += f" from {bounds[0]:g} to {bounds[1]:g}"
             problems.append(
                 f"setting nextword.{setting} = {value!r} is invalid (expected {expected}); "
                 f"using the default {getattr(type(instance)(), name)!r}"

@@ -10,14 +10,17 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import hypothesis.strategies as st
 import pytest
 from conftest import TINY_BUNDLE
+from hypothesis import given, settings
 
-from nextword.server.model.bundle import write_manifest
+from nextword.server.model.bundle import BundleError, load_bundle, write_manifest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
@@ -72,6 +75,30 @@ FAULTS: dict[str, tuple[Callable[[Path], None], list[str]]] = {
         ["manifest.json", "not valid JSON"],
     ),
     "no bundle at all": (lambda p: shutil.rmtree(p), ["does not exist"]),
+    "manifest nested too deeply": (
+        lambda p: (p / "manifest.json").write_text("[" * 100_000 + "]" * 100_000),
+        ["manifest.json", "nested too deeply"],
+    ),
+    "a files entry that is not an object": (
+        lambda p: set_manifest(p, lambda m: m["files"].update({"vocab.tsv": "abc"})),
+        ["manifest.json", "vocab.tsv"],
+    ),
+    "a files entry with a text size": (
+        lambda p: set_manifest(p, lambda m: m["files"]["vocab.tsv"].update(bytes="12")),
+        ["manifest.json", "vocab.tsv"],
+    ),
+    "absurd state shape": (
+        lambda p: set_manifest(p, lambda m: m["network"].update(state_shape=[1 << 30, 1, 1 << 30])),
+        ["manifest.json", "state_shape", "absurd"],
+    ),
+    "state shape the predictor does not take": (
+        lambda p: set_manifest(p, lambda m: m["network"].update(state_shape=[1, 1, 13])),
+        ["predictor.onnx", "state", "13"],
+    ),
+    "absurd context length": (
+        lambda p: set_manifest(p, lambda m: m["tokenizer"].update(max_context_tokens=-5)),
+        ["manifest.json", "max_context_tokens"],
+    ),
 }
 
 
@@ -121,3 +148,82 @@ def test_a_broken_bundle_gives_one_message_and_a_working_server(tmp_path: Path, 
         assert "Traceback" not in (tmp_path / "server.log").read_text(errors="replace")
     finally:
         raw.stop()
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_nextword_info_names_a_broken_bundle_in_one_line(
+    tmp_path: Path, fault: str, capsys: pytest.CaptureFixture
+) -> None:
+    from nextword.server import cli
+
+    damage, reasons = FAULTS[fault]
+    bundle = tmp_path / "bundle"
+    shutil.copytree(TINY_BUNDLE, bundle)
+    damage(bundle)
+    try:
+        from nextword.server.engine.engine import load_engine
+
+        load_engine(bundle)  # the server's whole load, past the manifest
+    except BundleError as error:
+        assert all(reason in str(error) for reason in reasons), error
+    else:
+        raise AssertionError("the broken bundle loaded")
+    try:
+        load_bundle(bundle)
+    except BundleError:
+        pass
+    else:
+        return  # a fault in the network itself: `info` verifies files, it does not run them
+    assert cli.main(["info", "--bundle", str(bundle)]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and all(reason in error for reason in reasons), error
+
+
+def test_a_stray_dotfile_does_not_break_a_bundle(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    shutil.copytree(TINY_BUNDLE, bundle)
+    (bundle / ".DS_Store").write_bytes(b"Bud1")
+    load_bundle(bundle)
+    write_manifest(bundle, manifest_of(bundle))  # as `nextword ngrams` rewrites it
+    assert ".DS_Store" not in manifest_of(bundle)["files"]
+    load_bundle(bundle)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+PLACES = [
+    (), ("files",), ("network",), ("tokenizer",), ("vocab",), ("format_version",),
+    ("files", "vocab.tsv"), ("files", "vocab.tsv", "bytes"), ("files", "vocab.tsv", "sha256"),
+    ("files", "predictor.onnx"), ("network", "state_shape"), ("network", "input_dim"),
+    ("network", "output_dim"), ("network", "output"), ("network", "word_bias"),
+    ("vocab", "size"), ("vocab", "n_words"), ("tokenizer", "max_context_tokens"),
+]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(place=st.sampled_from(PLACES), value=JSON)
+def test_any_manifest_loads_or_is_refused_as_a_bundle_error(place: tuple, value: object) -> None:
+    """Whatever JSON sits anywhere in the manifest, loading gives a bundle or a BundleError."""
+    with tempfile.TemporaryDirectory() as scratch:
+        bundle = Path(scratch) / "bundle"
+        shutil.copytree(TINY_BUNDLE, bundle)
+        manifest = manifest_of(bundle)
+        if place:
+            holder = manifest
+            for key in place[:-1]:
+                holder = holder[key]
+            holder[place[-1]] = value
+        else:
+            manifest = value
+        (bundle / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+        try:
+            from nextword.server.engine.engine import load_engine
+
+            load_engine(bundle)
+        except BundleError as error:
+            assert "\n" not in str(error)

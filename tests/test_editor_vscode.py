@@ -28,6 +28,7 @@ from editors.tooling import (
     chromium,
     code_server,
     editor_env,
+    nextword_bin_dir,
     node24,
     run,
     skip_unless_wanted,
@@ -92,8 +93,12 @@ def code_server_env(home: Path) -> dict[str, str]:
 
 
 def user_settings() -> dict[str, object]:
-    """Quiet VS Code; nextword's own defaults (quick suggestions in Markdown) stay untouched."""
+    """Quiet VS Code; nextword's own defaults (quick suggestions in Markdown) stay untouched.
+
+    The server is this Python's `nextword` by absolute path: the extension host does not see
+    the PATH the test gives code-server, so a `nextword` found only in a venv would be missed."""
     settings: dict[str, object] = {
+        "nextword.server.command": str(nextword_bin_dir() / "nextword"),
         "workbench.startupEditor": "none",
         "workbench.tips.enabled": False,
         "workbench.enableExperiments": False,
@@ -109,6 +114,13 @@ def user_settings() -> dict[str, object]:
     if bundle:
         settings["nextword.bundle"] = str(Path(bundle).resolve())
     return settings
+
+
+def test_user_settings_name_the_server_by_absolute_path() -> None:
+    """The extension host's PATH is not the test's: only an absolute path reaches the venv."""
+    command = Path(str(user_settings()["nextword.server.command"]))
+    assert command.is_absolute() and os.access(command, os.X_OK), command
+    assert command.parent == nextword_bin_dir()
 
 
 @pytest.fixture

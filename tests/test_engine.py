@@ -355,3 +355,41 @@ def test_the_words_around_a_line_are_kept_only_while_those_lines_stay() -> None:
         assert engine.words_around(document, document.text, line) == words_around(
             document.text, line, limits
         )
+
+
+def numeric_settings(instance: object, path: str = "") -> dict[str, object]:
+    """{dotted snake_case path: default} of every int or float setting."""
+    import dataclasses
+
+    found: dict[str, object] = {}
+    for item in dataclasses.fields(instance):  # type: ignore[arg-type]
+        value = getattr(instance, item.name)
+        if dataclasses.is_dataclass(value):
+            found |= numeric_settings(value, f"{path}{item.name}.")
+        elif "int" in str(item.type) or "float" in str(item.type):
+            found[f"{path}{item.name}"] = value
+    return found
+
+
+def test_every_numeric_setting_has_bounds_that_hold_its_default() -> None:
+    from nextword.server.settings import BOUNDS
+
+    numeric = numeric_settings(Settings())
+    assert sorted(BOUNDS) == sorted(numeric)  # and no bound names a setting that is not there
+    for name, default in numeric.items():
+        low, high = BOUNDS[name]
+        assert default is None or low <= default <= high, name
+
+
+def test_out_of_bounds_settings_are_reported_and_replaced() -> None:
+    options = {
+        "context": {"lookbackChars": 10**9, "lookbackLines": 10**9, "windowLinesBefore": 10**9},
+        "ngrams": {"candidates": 500},  # fine for ranking.candidates, too many here
+        "ranking": {"candidates": 500},
+    }
+    settings, problems = parse_settings({"nextword": options})
+    assert settings.context == Settings().context
+    assert settings.ngrams.candidates == Settings().ngrams.candidates
+    assert settings.ranking.candidates == 500
+    assert len(problems) == 4, problems
+    assert "nextword.context.lookbackChars = 1000000000 is invalid" in problems[0]

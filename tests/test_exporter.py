@@ -266,3 +266,23 @@ def test_sigterm_writes_a_checkpoint_that_resumes(corpus: Path, tmp_path: Path) 
     resume = train_args(corpus, run, "--resume", "--halt-after", "3")
     assert nextword(resume) == 0
     assert load_checkpoint(run).progress.step == halted.progress.step + 3
+
+
+def test_export_replaces_only_an_empty_folder_or_a_bundle(
+    corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    run, notes, bundle_dir = tmp_path / "run", tmp_path / "notes", tmp_path / "bundle"
+    assert nextword(train_args(corpus, run, "--max-steps", "3")) == 0
+    notes.mkdir()
+    (notes / "thesis.md").write_text("years of work", encoding="utf-8")
+    capsys.readouterr()
+    assert nextword(["export", str(run), "--out", str(notes)]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "holds no nextword bundle" in error, error
+    assert (notes / "thesis.md").read_text(encoding="utf-8") == "years of work"
+    bundle_dir.mkdir()  # empty: replaced
+    assert nextword(["export", str(run), "--out", str(bundle_dir)]) == 0
+    assert nextword(["export", str(run), "--out", str(bundle_dir)]) == 0  # a bundle: replaced
+    load_bundle(bundle_dir)
+    assert nextword(["export", str(run), "--out", str(notes), "--force"]) == 0
+    assert not (notes / "thesis.md").exists()

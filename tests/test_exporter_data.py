@@ -10,13 +10,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from nextword.exporter.corpus import file_paragraphs  # noqa: E402
 from nextword.exporter.data import (  # noqa: E402
     IGNORE_INDEX,
     VocabConfig,
     batch_arrays,
     build_vocabulary,
     epoch_batches,
-    file_paragraphs,
     make_chunks,
     provisional_to_vocab,
     tokenize_corpus,

@@ -130,6 +130,7 @@ def test_the_learned_memory_is_written_whole_and_only_in_the_data_dir(tmp_path: 
         assert path.suffix == ".npz" and not path.name.startswith(".")  # no temporary left
         assert stat.S_IMODE((box.root / path).stat().st_mode) == 0o600
     assert stat.S_IMODE((box.data / "nextword" / "workspaces").stat().st_mode) == 0o700
+    assert stat.S_IMODE((box.data / "nextword").stat().st_mode) == 0o700
 
 
 def test_a_data_dir_that_leads_elsewhere_is_refused(tmp_path: Path) -> None:
@@ -172,3 +173,101 @@ def test_forgetting_never_deletes_outside_the_data_dir(tmp_path: Path) -> None:
     assert persist.delete_stored(None, box.data / "nextword") == []
     assert persist.delete_stored("file:///w", box.data / "nextword") == []
     assert victim.read_bytes() == b"keep me"
+
+
+def stored_memory(box: Sandbox, workspace: str, dim: int, bundle: str = "") -> Path:
+    """A valid stored memory for `workspace` with vectors `dim` wide."""
+    import numpy as np
+
+    from nextword.server import persist
+    from nextword.server.memory.blocks import make_block
+
+    base = box.data / "nextword"
+    path = persist.workspace_file(workspace, base)
+    vectors = np.ones((2, dim), np.float32) / np.sqrt(dim)
+    block = make_block(vectors, ["zorblat", "quenwick"], ["Zorblat", "Quenwick"])
+    persist.save_block(path, block, base, bundle=bundle, workspace_uri=workspace)
+    return path
+
+
+@pytest.mark.parametrize(
+    "damage", ["empty", "cut off", "garbage", "other width", "other bundle", "symlink loop"]
+)
+def test_a_damaged_or_foreign_stored_memory_is_set_aside(tmp_path: Path, damage: str) -> None:
+    """initialize answers, completions work, one warning is logged, shutdown exits 0."""
+    from nextword.server.model.bundle import load_bundle
+
+    box = Sandbox(tmp_path)
+    dim = load_bundle(TINY_BUNDLE).output_dim
+    path = stored_memory(
+        box, "file:///w", dim + 1 if damage == "other width" else dim, bundle="another bundle"
+    )
+    if damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "cut off":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "garbage":
+        path.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)
+    elif damage == "symlink loop":
+        path.unlink()
+        path.symlink_to(path.name)
+    if damage == "other width":  # no bundle recorded: only the width tells
+        stored_memory(box, "file:///w", dim + 1)
+    raw = box.serve("--bundle", str(TINY_BUNDLE))
+    try:
+        session(raw, {"nextword": {"memory": {"persist": True}}}, root_uri="file:///w")
+        messages = [m["params"]["message"] for m in raw.drain_notifications()]
+    finally:
+        raw.stop()
+    assert not any("Error" in message for message in messages), messages
+    log = (box.root / "stderr.txt").read_text()
+    assert "Traceback" not in log, log
+    if damage != "symlink loop":
+        assert log.count("ignoring the stored memory") == 1, log
+        assert path.with_name(path.name + ".damaged").is_file()
+
+
+def test_the_log_file_is_private_and_never_followed_through_a_symlink(tmp_path: Path) -> None:
+    box = Sandbox(tmp_path)
+    log = box.root / "nextword.log"
+    raw = box.serve("--bundle", str(TINY_BUNDLE), "--log-file", str(log))
+    try:
+        session(raw)
+    finally:
+        raw.stop()
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    target, link = box.root / "elsewhere.txt", box.root / "link.log"
+    target.write_text("untouched\n")
+    link.symlink_to(target)
+    raw = box.serve("--bundle", str(TINY_BUNDLE), "--log-file", str(link))
+    try:
+        session(raw)
+        messages = [m["params"]["message"] for m in raw.drain_notifications()]
+    finally:
+        raw.stop()
+    assert target.read_text() == "untouched\n"
+    assert any("symbolic link" in message for message in messages), messages
+
+
+def test_forget_finds_a_workspace_however_its_uri_was_spelled(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Neovim leaves `(` `)` unencoded where Python writes %28 %29; a folder opened through a
+    symbolic link is stored under the link's URI."""
+    from nextword.server import cli, persist
+
+    box = Sandbox(tmp_path)
+    folder = box.root / "my notes (draft)"
+    folder.mkdir()
+    (box.root / "link").symlink_to(folder)
+    neovim_uri = "file://" + str(folder).replace(" ", "%20")
+    assert "(" in neovim_uri and neovim_uri != folder.as_uri()
+    spellings = [neovim_uri, (box.root / "link").as_uri()]
+    for workspace in spellings:
+        stored_memory(box, workspace, 4)
+    stored_memory(box, (box.root / "other").as_uri(), 4)
+    monkeypatch.setenv("XDG_DATA_HOME", str(box.data))
+    assert cli.main(["forget", "--workspace", str(folder)]) == 0
+    assert "removed 2 file(s)" in capsys.readouterr().out
+    left = list((box.data / "nextword" / "workspaces").iterdir())
+    assert [persist.stored_workspace(path) for path in left] == [(box.root / "other").as_uri()]

@@ -262,3 +262,32 @@ def test_count_settings_are_checked() -> None:
     assert "ngrams.weight = 1.5 is invalid (expected a number from 0 to 1)" in problems[0]
     settings, problems = parse_settings({"ngrams": {"weight": 1, "discount": 0}})
     assert (settings.ngrams.weight, settings.ngrams.discount, problems) == (1.0, 0.0, [])
+
+
+def test_nextword_ngrams_leaves_the_bundle_whole_when_it_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import random
+
+    from nextword.exporter import ngrams as ngrams_command
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(TINY_BUNDLE, bundle)
+    words = [line.split("\t")[0] for line in (bundle / "vocab.tsv").read_text().splitlines()]
+    rng = random.Random(0)
+    corpus = tmp_path / "corpus.txt"
+    lines = [" ".join(rng.choice(words[:40]) for _ in range(12)) for _ in range(200)]
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    arguments = ["--bundle", str(bundle), "--corpus", str(corpus)]
+    assert ngrams_command.main([*arguments, "--min-count", "2"]) == 0
+    before = {path.name: path.read_bytes() for path in bundle.iterdir()}
+    assert "ngrams.npz" in before
+
+    def disk_full(*args: object) -> None:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(ngrams_command, "write_manifest", disk_full)
+    assert ngrams_command.main([*arguments, "--min-count", "1"]) == 1
+    assert {path.name: path.read_bytes() for path in bundle.iterdir()} == before
+    load_bundle(bundle)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bundle", "corpus.txt"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from nextword.server.memory.persist import data_dir, delete_stored
 
@@ -17,9 +16,6 @@ def main(argv: list[str]) -> int:
     which.add_argument("--workspace", help="the workspace folder (a path or a file:// URI)")
     which.add_argument("--all", action="store_true", help="every workspace")
     args = parser.parse_args(argv)
-    workspace = args.workspace
-    if workspace is not None and "://" not in workspace:
-        workspace = Path(workspace).resolve().as_uri()
-    removed = delete_stored(None if args.all else workspace)
+    removed = delete_stored(None if args.all else args.workspace)
     print(f"nextword forget: removed {len(removed)} file(s) from {data_dir()}")
     return 0

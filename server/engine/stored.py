@@ -17,8 +17,17 @@ from nextword.server.memory.persist import (
     save_block,
     workspace_file,
 )
+from nextword.server.model.bundle import MANIFEST, sha256_of
 
 log = logging.getLogger(__name__)
+
+
+def bundle_identity(engine: Engine) -> str:
+    """What a stored memory must have been learned with: the sha256 of the bundle's manifest."""
+    try:
+        return sha256_of(engine.bundle.path / MANIFEST)
+    except OSError:
+        return ""
 
 
 def attach(engine: Engine, workspace_uri: str | None) -> None:
@@ -30,11 +39,15 @@ def attach(engine: Engine, workspace_uri: str | None) -> None:
         return
     path = workspace_file(workspace_uri)
     if workspace.store != path:
-        workspace.persisted, workspace.store = load_block(path), path
+        dim = engine.bundle.output_dim
+        workspace.persisted = load_block(path, bundle_identity(engine), dim)
+        workspace.store = path
         log.info("memory persistence on: %s", path)
 
 
-def store_learned(engine: Engine, document: DocumentState) -> bool:
+def store_learned(
+    engine: Engine, document: DocumentState, workspace_uri: str | None = None
+) -> bool:
     """Merge what the memory learned from the document into the workspace's store and write it
     (only with `memory.persist` on and a workspace attached). True when written."""
     workspace = engine.shared
@@ -46,7 +59,12 @@ def store_learned(engine: Engine, document: DocumentState) -> bool:
     learned = memory.combined()
     workspace.persisted = merge_blocks(workspace.persisted, learned, MAX_PERSISTED_PAIRS)
     try:
-        save_block(workspace.store, workspace.persisted)
+        save_block(
+            workspace.store,
+            workspace.persisted,
+            bundle=bundle_identity(engine),
+            workspace_uri=workspace_uri or "",
+        )
     except (OSError, ValueError) as error:  # ValueError: the path leads out of the data dir
         log.warning("cannot store the memory in %s: %s", workspace.store, error)
         return False

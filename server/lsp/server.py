@@ -246,7 +246,7 @@ def did_change(ls: NextwordServer, params: types.DidChangeTextDocumentParams) ->
 def did_close(ls: NextwordServer, params: types.DidCloseTextDocumentParams) -> None:
     document = ls.documents.pop(params.text_document.uri, None)
     if document is not None and ls.engine is not None:
-        stored.store_learned(ls.engine, document)  # only with memory.persist on
+        stored.store_learned(ls.engine, document, ls.workspace.root_uri)  # memory.persist on
         ls.engine.drop_caches(document)
 
 
@@ -327,7 +327,7 @@ def forget_command(ls: NextwordServer, *args: Any) -> dict[str, Any]:
 def shutdown(ls: NextwordServer, params: Any = None) -> None:
     if ls.engine is not None:
         for document in ls.documents.values():
-            stored.store_learned(ls.engine, document)
+            stored.store_learned(ls.engine, document, ls.workspace.root_uri)
 
 
 def configure_logging(log_file: str | None, verbose: bool) -> str | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import errno
 import logging
 import os
 import re
@@ -142,19 +143,39 @@ def pollable(stream: BinaryIO) -> bool:
         return False
 
 
+def open_log_file(path: Path) -> logging.Handler:
+    """A handler appending to `path`, created 0600 (it holds document URIs and, with -v, what
+    was suggested) and never through a symbolic link."""
+    # O_NONBLOCK: a FIFO without a reader fails at once instead of blocking the start.
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+    descriptor = os.open(path, flags, 0o600)
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise IsADirectoryError(0, "not a regular file")
+        os.fchmod(descriptor, 0o600)
+        stream = os.fdopen(descriptor, "a", encoding="utf-8", errors="backslashreplace")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return logging.StreamHandler(stream)
+
+
 def log_handler(log_file: str | None) -> tuple[logging.Handler, str | None]:
     """A handler appending whole records to `log_file`, else to stderr.
 
-    A log file that cannot be opened (no such directory, a directory, no permission) must not
-    stop the server: it logs to stderr instead and returns the reason, for the user.
+    A log file that cannot be opened (no such directory, a directory, a symbolic link, no
+    permission) must not stop the server: it logs to stderr instead and returns the reason, for
+    the user.
     """
     if not log_file:
         return logging.StreamHandler(), None
     path = Path(log_file).expanduser()
     try:
-        return logging.FileHandler(path, encoding="utf-8", errors="backslashreplace"), None
+        return open_log_file(path), None
     except OSError as error:
         reason = error.strerror or str(error)
+        if error.errno == errno.ELOOP:
+            reason = "it is a symbolic link"
         return (
             logging.StreamHandler(),
             f"cannot write the log file {path} ({reason}): logging to stderr",

@@ -113,7 +113,7 @@ def mixed_scores(
     score scale, so a word the memory does not know keeps its score (shifted by the same constant
     for every candidate: temperature * log(1 - weight)).
     """
-    temperature, weight = settings.temperature, min(settings.weight, 0.999)
+    temperature, weight = settings.temperature, settings.weight
     top = float(scores.max())
     model = np.exp((scores - top) / temperature)
     total = float(model.sum())

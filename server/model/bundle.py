@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,11 @@ OUTPUT_SCALES = "output_scales.npy"
 OUTPUT_BIAS = "output_bias.npy"
 
 DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent / "default_bundle"
+MAX_DIMENSION = 1 << 16
+"""Largest width or layer count a manifest may state (the default bundle's widest is 512)."""
+MAX_STATE_VALUES = 1 << 24
+"""Most numbers in the recurrent state (64 MB as float32)."""
+MAX_CONTEXT_TOKENS = 1 << 20
 
 
 class BundleError(Exception):
@@ -119,8 +126,10 @@ def read_manifest(path: Path) -> dict[str, Any]:
         raise BundleError(f"model bundle {path}: {MANIFEST} is missing")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError, ValueError) as error:  # ValueError: JSONDecodeError
         raise BundleError(f"model bundle {path}: {MANIFEST} is not valid JSON ({error})") from None
+    except RecursionError:
+        raise BundleError(f"model bundle {path}: {MANIFEST} is nested too deeply") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise BundleError(f"model bundle {path}: {MANIFEST} is not a nextword bundle manifest")
     version = manifest.get("format_version")
@@ -150,6 +159,14 @@ def verify_files(path: Path, manifest: dict[str, Any]) -> dict[str, int]:
         file_path = path / name
         if "/" in name or "\\" in name or name.startswith("."):
             raise BundleError(f"model bundle {path}: {MANIFEST} lists a bad file name {name!r}")
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("sha256"), str)
+            and type(entry.get("bytes")) is int
+        ):
+            raise BundleError(
+                f"model bundle {path}: {MANIFEST} has no sha256 and bytes for {name!r}"
+            )
         if not file_path.is_file():
             raise BundleError(f"model bundle {path}: {name} is missing")
         size = file_path.stat().st_size
@@ -179,6 +196,27 @@ def _load_array(path: Path, name: str, dtype: type, shape: tuple[int | None, ...
     return array
 
 
+def check_shapes(
+    path: Path, input_dim: int, output_dim: int, context_tokens: int, state_shape: tuple[int, ...]
+) -> None:
+    """Refuse sizes no network has (they would fail later, allocating)."""
+    widths = {"input_dim": input_dim, "output_dim": output_dim}
+    for name, value in widths.items():
+        if not 1 <= value <= MAX_DIMENSION:
+            raise BundleError(f"model bundle {path}: {MANIFEST} network {name} {value} is absurd")
+    if not 1 <= context_tokens <= MAX_CONTEXT_TOKENS:
+        raise BundleError(
+            f"model bundle {path}: {MANIFEST} max_context_tokens {context_tokens} is absurd"
+        )
+    values = 1
+    for size in state_shape:
+        values *= size if 1 <= size <= MAX_DIMENSION else 0
+    if not state_shape or not 1 <= values <= MAX_STATE_VALUES:
+        raise BundleError(
+            f"model bundle {path}: {MANIFEST} network state_shape {list(state_shape)} is absurd"
+        )
+
+
 def load_bundle(path: Path | str | None = None) -> Bundle:
     """Read and verify a bundle (the default one when path is None)."""
     path = Path(path).expanduser() if path else DEFAULT_BUNDLE
@@ -190,12 +228,13 @@ def load_bundle(path: Path | str | None = None) -> Bundle:
         vocab_size = int(manifest["vocab"]["size"])
         input_dim = int(network["input_dim"])
         output_dim = int(network["output_dim"])
-        int(manifest["tokenizer"]["max_context_tokens"])
-        tuple(int(n) for n in network["state_shape"])
+        context_tokens = int(manifest["tokenizer"]["max_context_tokens"])
+        state_shape = tuple(int(n) for n in network["state_shape"])
     except VocabularyError as error:
         raise BundleError(f"model bundle {path}: {error}") from None
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, OverflowError) as error:
         raise BundleError(f"model bundle {path}: {MANIFEST} lacks or garbles {error}") from None
+    check_shapes(path, input_dim, output_dim, context_tokens, state_shape)
     if len(vocab) != vocab_size:
         raise BundleError(f"model bundle {path}: {VOCAB} has {len(vocab)} rows, not {vocab_size}")
     inputs = _load_array(path, INPUT_EMBEDDINGS, np.float16, (vocab_size, input_dim))
@@ -230,10 +269,31 @@ def quantize_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
     """Fill in `files` (sha256 and size of every other file in `path`) and write the manifest."""
     manifest = dict(manifest, format=FORMAT_NAME, format_version=FORMAT_VERSION)
-    manifest["files"] = {
+    manifest["files"] = {  # dotfiles (.DS_Store, temporary files) are not the bundle's
         child.name: {"sha256": sha256_of(child), "bytes": child.stat().st_size}
         for child in sorted(path.iterdir())
-        if child.is_file() and child.name != MANIFEST
+        if child.is_file() and child.name != MANIFEST and not child.name.startswith(".")
     }
     text = json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
     (path / MANIFEST).write_text(text, encoding="utf-8")
+
+
+def install_directory(staging: Path, out: Path) -> None:
+    """Put the finished folder `staging` at `out` (a sibling), replacing the bundle there: a
+    reader sees the old bundle or the new one, never a mix."""
+    if not out.exists():
+        staging.rename(out)
+        return
+    retired = out.with_name(f".{out.name}.old")
+    shutil.rmtree(retired, ignore_errors=True)
+    out.rename(retired)
+    staging.rename(out)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """A hard link (bundle files are replaced, never changed in place), else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)

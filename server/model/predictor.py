@@ -59,6 +59,18 @@ class Prediction:
         return (self.scores / max(norm, 1e-12)).astype(np.float32)
 
 
+def predictor_mismatch(session: ort.InferenceSession, bundle: Bundle) -> str | None:
+    """Why the predictor's inputs do not fit the bundle's shapes, if they do not."""
+    shapes = {item.name: item.shape for item in session.get_inputs()}
+    wanted = {"input": [1, bundle.input_embeddings.shape[1]], "state": list(bundle.state_shape)}
+    for name, shape in wanted.items():
+        got = shapes.get(name)
+        fits = got is not None and len(got) == len(shape)
+        if not fits or any(isinstance(g, int) and g != w for g, w in zip(got, shape)):
+            return f"predictor.onnx input {name!r} is {got}, the manifest says {shape}"
+    return None
+
+
 class Network:
     """predictor.onnx in onnxruntime, on one thread."""
 
@@ -72,6 +84,9 @@ class Network:
             raise BundleError(
                 f"model bundle {bundle.path}: predictor.onnx cannot be loaded ({error})"
             ) from None
+        mismatch = predictor_mismatch(self.session, bundle)
+        if mismatch is not None:
+            raise BundleError(f"model bundle {bundle.path}: {mismatch}")
         self.zero_state = np.zeros(bundle.state_shape, dtype=np.float32)
         self.continuous = bundle.output_codes is not None
 
