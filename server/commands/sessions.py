@@ -1,122 +1,20 @@
-"""The typing sessions `nextword eval` drives: the in-process engine, and the server over stdio.
-
-`LspClient` is a plain JSON-RPC 2.0 client on a child process's pipes (Content-Length framing),
-the way an editor talks to `nextword serve`: initialize, didOpen, then per keystroke one
-incremental didChange and one completion request. It answers the server's own requests
-(configuration, registrations) so the server never waits on it.
+"""The typing sessions `nextword eval` drives: the in-process engine, and the server over stdio
+(lsp/client.py), the way an editor talks to `nextword serve`: initialize, didOpen, then per
+keystroke one incremental didChange and one completion request.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
-import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from nextword.server.engine.documents import DocumentState
 from nextword.server.engine.engine import Engine, load_engine
+from nextword.server.lsp.client import StdioClient, serve_command
 from nextword.server.settings import Settings
-
-
-class LspError(RuntimeError):
-    pass
-
-
-class LspClient:
-    """A minimal synchronous LSP client for a server on stdio."""
-
-    def __init__(self, command: list[str], env: dict[str, str] | None = None) -> None:
-        self.process = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL
-            if env is None or not env.get("NEXTWORD_EVAL_STDERR")
-            else None,
-            env={**os.environ, **(env or {})},
-        )
-        self._next_id = 0
-        self._lock = threading.Lock()
-
-    def _write(self, message: dict[str, Any]) -> None:
-        body = json.dumps(message, separators=(",", ":")).encode("utf-8")
-        stdin = self.process.stdin
-        assert stdin is not None
-        stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        stdin.flush()
-
-    def _read(self) -> dict[str, Any]:
-        stdout = self.process.stdout
-        assert stdout is not None
-        length = None
-        while True:
-            header = stdout.readline()
-            if not header:
-                raise LspError(f"server closed its output (exit code {self.process.poll()})")
-            header = header.strip()
-            if not header:
-                break
-            name, _, value = header.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        if length is None:
-            raise LspError("message without Content-Length")
-        return json.loads(stdout.read(length))
-
-    def notify(self, method: str, params: Any) -> None:
-        self._write({"jsonrpc": "2.0", "method": method, "params": params})
-
-    def request(self, method: str, params: Any) -> Any:
-        self._next_id += 1
-        request_id = self._next_id
-        self._write({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
-        while True:
-            message = self._read()
-            if message.get("id") == request_id and "method" not in message:
-                if "error" in message:
-                    raise LspError(f"{method}: {message['error']}")
-                return message.get("result")
-            if "method" in message and "id" in message:
-                self._answer_server_request(message)
-
-    def _answer_server_request(self, message: dict[str, Any]) -> None:
-        result: Any = None
-        if message["method"] == "workspace/configuration":
-            result = [None for _ in message.get("params", {}).get("items", [])]
-        self._write({"jsonrpc": "2.0", "id": message["id"], "result": result})
-
-    def initialize(self, options: dict[str, Any] | None = None) -> dict[str, Any]:
-        capabilities = {
-            "general": {"positionEncodings": ["utf-16"]},
-            "textDocument": {
-                "synchronization": {"dynamicRegistration": False},
-                "completion": {"completionItem": {"snippetSupport": False}},
-            },
-        }
-        result = self.request(
-            "initialize",
-            {
-                "processId": os.getpid(),
-                "rootUri": None,
-                "capabilities": capabilities,
-                "initializationOptions": options or {},
-            },
-        )
-        self.notify("initialized", {})
-        return result
-
-    def shutdown(self) -> None:
-        try:
-            self.request("shutdown", None)
-            self.notify("exit", None)
-            self.process.wait(timeout=5)
-        except (LspError, OSError, subprocess.TimeoutExpired):
-            self.process.kill()
-            self.process.wait()
 
 
 def completion_words(result: Any) -> list[str]:
@@ -139,7 +37,7 @@ def utf16_length(text: str) -> int:
 class LspSession:
     """One document typed at its end through `nextword serve` (or any LSP server)."""
 
-    def __init__(self, client: LspClient, uri: str) -> None:
+    def __init__(self, client: StdioClient, uri: str) -> None:
         self.client = client
         self.uri = uri
         self.version = 0
@@ -169,7 +67,7 @@ class LspSession:
         self.character += utf16_length(lines[-1])
 
     def suggest(self, limit: int) -> list[str]:
-        result = self.client.request(
+        result = self.client.call(
             "textDocument/completion",
             {
                 "textDocument": {"uri": self.uri},
@@ -238,16 +136,12 @@ def engine_session_factory(
     return open_session
 
 
-def serve_command(bundle: str | None) -> list[str]:
-    command = [sys.executable, "-m", "nextword.server.cli", "serve"]
-    return command + (["--bundle", str(bundle)] if bundle else [])
-
-
 def lsp_session_factory(
     bundle: str | None, cache: bool = True, max_items: int = 6, ngrams: bool = True
 ):
     """Sessions on one server process (started now), a new document for each."""
-    client = LspClient(serve_command(bundle))
+    stderr = None if os.environ.get("NEXTWORD_EVAL_STDERR") else subprocess.DEVNULL
+    client = StdioClient(serve_command(bundle), stderr=stderr)
     client.initialize(server_options(cache, max_items, ngrams))
     counter = iter(range(1, 1 << 30))
 
