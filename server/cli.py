@@ -22,6 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "simulate typing files and report keystroke savings",
     ),
     "forget": ("nextword.server.commands.forget", "delete what the memory stored for a workspace"),
+    "settings": (
+        "nextword.server.commands.settings_doc",
+        "print the settings reference (Markdown)",
+    ),
     "train": ("nextword.exporter.train", "train a predictor on your text (needs [train])"),
     "export": (
         "nextword.exporter.export",

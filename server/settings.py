@@ -32,8 +32,11 @@ DEFAULT_LANGUAGES = (
 @dataclass
 class RankingWeights:
     similarity: float = 1.0
+    """Weight of the network's score for a word (a log-probability up to a constant)."""
     prior: float = 0.0
+    """Weight of the word's log corpus frequency, beyond what the network gives it."""
     document: float = 0.0
+    """Bonus for a word written near the cursor."""
     candidates: int = 64
     """How many best-scoring words the search returns (words written nearby join them)."""
 
@@ -54,9 +57,13 @@ class NgramSettings:
 @dataclass
 class ContextLimits:
     lookback_lines: int = 200
+    """Lines of the paragraph before the cursor read back at most for the context."""
     lookback_chars: int = 4096
+    """Characters read back at most for the context (a longer line is cut on a grid)."""
     window_lines_before: int = 40
+    """Lines above the cursor whose words count as written nearby."""
     window_lines_after: int = 10
+    """Lines below the cursor whose words count as written nearby."""
 
 
 @dataclass
@@ -102,14 +109,17 @@ class Settings:
     bundle: str = ""
     """Model bundle directory; empty: the default bundle shipped with nextword."""
     max_items: int = 6
+    """Most completions offered at once."""
     min_score: float | None = None
     """Drop completions scoring below this; None keeps them all."""
     languages: list[str] = field(default_factory=lambda: list(DEFAULT_LANGUAGES))
+    """LSP language ids of the documents completed."""
     cache: bool = True
     """Keep recurrent states between requests (off: recompute the context every time)."""
     cache_megabytes: int = 64
     """All documents' cached states together (~2.7 KB a state: 64 MB hold ~24k states)."""
     document_cache_megabytes: int = 16
+    """One document's cached states at most."""
     cached_documents: int = 4
     """Documents that keep their caches (states, memory); older ones are rebuilt when used."""
     prepare_next_word: bool = True
@@ -117,14 +127,17 @@ class Settings:
     recurrent step, a search of the whole vocabulary, the memory's blocks), so the keystroke
     after the space is answered at once."""
     ranking: RankingWeights = field(default_factory=RankingWeights)
+    """How the words matching the typed prefix are scored (engine/ranking.py)."""
     ngrams: NgramSettings = field(default_factory=NgramSettings)
-    """The bundle's corpus word counts, layered over the network (ngrams.py)."""
+    """The bundle's corpus word counts, layered over the network (model/ngrams.py)."""
     context: ContextLimits = field(default_factory=ContextLimits)
-    # the document's memory (memory.py) and ghost text (inline.py)
+    """How much text around the cursor is read (text/cursor.py)."""
     memory: MemorySettings = field(default_factory=MemorySettings)
+    """The document cache of its own words (memory/)."""
     inline_suggestions: bool = True
     """Answer textDocument/inlineCompletion (the clients decide whether to ask)."""
     inline: InlineSettings = field(default_factory=InlineSettings)
+    """Ghost text (engine/inline.py)."""
 
 
 BOUNDS: dict[str, tuple[float, float]] = {

@@ -147,7 +147,8 @@ class NextwordServer(LanguageServer):
 
     def send_status(self) -> None:
         """`nextword/status`: whether the server can complete, for the editor's status bar."""
-        message = "completing" if self.engine is not None else (self.bundle_error or "")
+        engine = self.engine
+        message = f"model {engine.bundle.path}" if engine is not None else self.bundle_error or ""
         self.protocol.notify(STATUS, {"state": self.status, "message": message})
 
     def apply_settings(self, options: Any) -> None:
