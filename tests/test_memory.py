@@ -190,8 +190,7 @@ def test_pairs_after_the_same_token_count_more() -> None:
 
 
 def test_every_block_sees_the_token_before_the_cursor_word() -> None:
-    """combine_mass once overwrote the previous token with its running total (a shadowed
-    name), so the same-token factor reached only the first block."""
+    """The same-token factor applies in every block, not only the first."""
     vectors = np.ones((1, 2), dtype=np.float32) / np.sqrt(2)
     first = make_block(vectors, ["x"], ["x"], ["zorblat"])
     second = make_block(vectors, ["y"], ["y"], ["zorblat"])
@@ -205,27 +204,26 @@ def test_every_block_sees_the_token_before_the_cursor_word() -> None:
     assert masses["y"][0] == pytest.approx(4.0 / 6.0)  # 4 for y after zorblat, 1 + 1 for x
 
 
-def combine_mass_by_dicts(blocks, query, typed, previous, settings):
-    """combine_mass as first written: every word's mass through a dict, all of them sorted."""
+def shares_by_dicts(blocks, query, typed, previous, settings):
+    """The cache distribution the slow way: every word's mass summed through a dict over the
+    blocks (spelling from the first block that has it), each word's share of the total, the
+    MOST_WORDS likeliest. The normalisation's extras (min_norm, half_weight_pairs) are checked
+    against figures of their own below; here they are off."""
+    assert settings.min_norm == 0 and settings.half_weight_pairs == 0
     total: dict[str, tuple[float, str]] = {}
     for block in blocks:
         for word, (mass, written) in mass_of(block, query, typed, previous, settings).items():
             seen = total.get(word)
             total[word] = (mass + seen[0], seen[1]) if seen else (mass, written)
     norm = sum(mass for mass, _ in total.values())
-    if norm <= 0.0:
-        return {}
-    norm = max(norm, settings.min_norm)
-    pairs = sum(len(block) for block in blocks)
-    norm *= (pairs + settings.half_weight_pairs) / max(pairs, 1)
     best = sorted(total.items(), key=lambda item: (-item[1][0], item[0]))[:MOST_WORDS]
     return {word: (mass / norm, written) for word, (mass, written) in best}
 
 
-def test_combined_masses_equal_the_plain_dict_computation() -> None:
+def test_combined_masses_equal_the_shares_summed_by_dicts() -> None:
     rng = np.random.default_rng(7)
     vocabulary = [f"w{i:03d}" for i in range(300)]
-    settings = MemorySettings(theta=3.0)
+    settings = MemorySettings(theta=3.0, half_weight_pairs=0.0)
     for trial in range(40):
         blocks = []
         for size in rng.integers(0, 900, rng.integers(1, 4)):
@@ -239,7 +237,7 @@ def test_combined_masses_equal_the_plain_dict_computation() -> None:
         query /= np.linalg.norm(query)
         for typed in ("", "w0", "w1", "w29", "x"):
             fast = combine_mass(blocks, query, typed, vocabulary[1], settings)
-            plain = combine_mass_by_dicts(blocks, query, typed, vocabulary[1], settings)
+            plain = shares_by_dicts(blocks, query, typed, vocabulary[1], settings)
             assert list(fast) == list(plain)
             assert [w for _, w in fast.values()] == [w for _, w in plain.values()]
             assert np.allclose([m for m, _ in fast.values()], [m for m, _ in plain.values()])

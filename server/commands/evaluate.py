@@ -33,6 +33,7 @@ from typing import Protocol
 
 import numpy as np
 
+from nextword.server.text.keystrokes import keystrokes
 from nextword.server.text.tokenizer import fold, tokenize
 
 log = logging.getLogger(__name__)
@@ -63,11 +64,9 @@ class WordTrial:
 
 
 def keystrokes_for(trial: WordTrial, suggestions: int) -> int:
-    """Keys to enter the word and its space with `suggestions` offered (Presage's rule)."""
-    for typed, rank in enumerate(trial.ranks):
-        if rank is not None and rank < suggestions:
-            return typed + 1
-    return trial.length + 1
+    """Keys to enter the word and its space with `suggestions` offered."""
+    offered = (rank is not None and rank < suggestions for rank in trial.ranks)
+    return keystrokes(offered, trial.length)
 
 
 @dataclass
