@@ -255,3 +255,64 @@ def test_seeded_fuzz_finds_nothing() -> None:
     assert counts.crashes == counts.hangs == counts.internal_errors == counts.bad_exits == 0
     assert counts.requests == counts.answered > 100
     print(json.dumps({"inputs": counts.inputs, "answered": counts.answered}))
+
+
+def shown_messages(raw: RawServer) -> list[str]:
+    notifications = raw.drain_notifications()
+    return [m["params"]["message"] for m in notifications if m["method"] == "window/showMessage"]
+
+
+def test_a_request_that_is_not_utf8_gets_a_parse_error(fresh: RawServer) -> None:
+    fresh.write(
+        frame(b'{"jsonrpc":"2.0","id":7100,"method":"nextword/ping","params":{"x":"\xff"}}')
+    )
+    assert fresh.wait([7100]) == []
+    assert fresh.responses[7100]["error"]["code"] == -32700
+    assert "UTF-8" in fresh.responses[7100]["error"]["message"]
+    assert alive(fresh)
+
+
+def test_malformed_messages_are_logged_and_the_user_told_once(fresh: RawServer) -> None:
+    for _ in range(3):
+        for name in ("malformed JSON", "not an object", "not UTF-8", "body not JSON"):
+            fresh.write(BROKEN_FRAMES[name])
+        fresh.notify("textDocument/didOpen", {"textDocument": 5})
+    assert alive(fresh)
+    messages = shown_messages(fresh)
+    assert len(messages) == 1 and "malformed" in messages[0], messages
+    assert "Traceback" not in messages[0]
+
+
+def test_an_error_answer_carries_one_short_line_not_a_traceback() -> None:
+    from pygls.exceptions import JsonRpcInternalError
+
+    from nextword.server.lsp.server import NextwordServer
+
+    protocol = NextwordServer().protocol
+    sent: list[object] = []
+    protocol._send_data = sent.append  # type: ignore[method-assign]
+    try:
+        raise ValueError("a handler failed")
+    except ValueError:
+        error = JsonRpcInternalError.of(sys.exc_info()).to_response_error()
+    assert error.data is not None  # pygls's own answer: the traceback
+    protocol._send_response(1, error=error)
+    (response,) = sent
+    assert response.error.data is None  # type: ignore[attr-defined]
+    assert response.error.message == "ValueError: a handler failed"  # type: ignore[attr-defined]
+    assert response.error.code == -32603  # type: ignore[attr-defined]
+
+
+def test_a_document_over_the_limit_is_refused_with_one_message(fresh: RawServer) -> None:
+    from nextword.server.lsp.transport import MAX_DOCUMENT_CHARS
+
+    uri = "file:///huge.txt"
+    open_document(fresh, uri, "the government " * (MAX_DOCUMENT_CHARS // 15 + 1))
+    assert labels(complete(fresh, uri, 0, 3)) == []
+    change(fresh, uri, {"line": 0, "character": 0}, {"line": 0, "character": 0}, "The gov")
+    assert labels(complete(fresh, uri, 0, 7)) == []
+    messages = shown_messages(fresh)
+    assert len(messages) == 1 and "too large" in messages[0], messages
+    open_document(fresh, "file:///small.txt", "The gov")
+    assert labels(complete(fresh, "file:///small.txt", 0, 7))
+    assert shown_messages(fresh) == []

@@ -171,3 +171,47 @@ def test_no_server_module_imports_a_network_client() -> None:
         if found:
             offenders[source.name] = sorted(found)
     assert offenders == {}
+
+
+def in_process_run(tmp_path: Path, environment: dict[str, str]) -> subprocess.CompletedProcess:
+    """A program that imports onnxruntime first, then completes with nextword's engine."""
+    program = f"""
+import time
+import onnxruntime
+from nextword.server.engine.documents import DocumentState
+from nextword.server.engine.engine import load_engine
+engine = load_engine({str(TINY_BUNDLE)!r})
+print(len(engine.complete(DocumentState.open("file:///n.txt", "The gov"), 0, 7)))
+time.sleep(3)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    env |= {"HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")} | environment
+    command = [sys.executable, "-c", program]
+    if strace_works():
+        command = [
+            "strace",
+            "-f",
+            "-qq",
+            "-e",
+            "trace=%network",
+            "-o",
+            str(tmp_path / "t"),
+            *command,
+        ]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_onnxruntime_imported_first_with_telemetry_on_is_refused(tmp_path: Path) -> None:
+    """Its telemetry starts at import and cannot be stopped after: the engine says so."""
+    result = in_process_run(tmp_path, {})
+    assert result.returncode != 0
+    assert "TelemetryError" in result.stderr and "ORT_DISABLE_TELEMETRY=1" in result.stderr
+
+
+def test_onnxruntime_imported_first_with_telemetry_off_stays_offline(tmp_path: Path) -> None:
+    result = in_process_run(tmp_path, {"ORT_DISABLE_TELEMETRY": "1"})
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / ".cache" / "Microsoft").exists()
+    assert not (tmp_path / "cache" / "Microsoft").exists()
+    if (tmp_path / "t").exists():
+        assert not re.search(r"AF_INET6?\b", (tmp_path / "t").read_text())

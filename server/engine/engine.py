@@ -2,7 +2,8 @@
 
 In-process API (the language server, `nextword complete` and the evaluation all use it):
 
-    from nextword.server.engine.documents import DocumentState
+    from nextword.server import ONNXRUNTIME_TELEMETRY_ON
+from nextword.server.engine.documents import DocumentState
     from nextword.server.engine.engine import Engine, load_engine
 
     engine = load_engine()                   # default bundle; load_engine(path, settings)
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nextword.server import ONNXRUNTIME_TELEMETRY_ON
 from nextword.server.engine.documents import DocumentState, RecentDocuments
 from nextword.server.engine.prepared import Completion, PreparedSpace
 from nextword.server.engine.ranking import Candidate, Ranker, restore_case
@@ -357,6 +359,19 @@ class Engine:
         )
 
 
+class TelemetryError(RuntimeError):
+    """onnxruntime was imported with its telemetry on (see nextword/server/__init__.py)."""
+
+
+def refuse_if_telemetry_is_on() -> None:
+    if ONNXRUNTIME_TELEMETRY_ON:
+        raise TelemetryError(
+            "onnxruntime was imported before nextword without ORT_DISABLE_TELEMETRY=1, so its "
+            "telemetry is on in this process; import nextword.server first or set "
+            "ORT_DISABLE_TELEMETRY=1 before importing onnxruntime"
+        )
+
+
 def bundle_choice(path: Path | str | None, settings: Settings) -> Path | str | None:
     """The bundle to load: `path` when given, else the `bundle` setting; None: the default."""
     return path or settings.bundle or None
@@ -368,6 +383,7 @@ def load_engine(path: Path | str | None = None, settings: Settings | None = None
     Raises BundleError with a one-line reason for a bundle that is missing or broken.
     """
     settings = settings or Settings()
+    refuse_if_telemetry_is_on()
     bundle = load_bundle(bundle_choice(path, settings))
     engine = Engine(bundle, settings)
     log.info("loaded model bundle %s", bundle.path)

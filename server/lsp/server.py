@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.io_ import StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import lsp_method
@@ -46,7 +47,12 @@ from nextword.server.lsp.convert import (
     inline_completion_list,
     position_from_client,
 )
-from nextword.server.lsp.transport import AnsweringProtocol, AsyncProtocolInput, log_handler
+from nextword.server.lsp.transport import (
+    MAX_DOCUMENT_CHARS,
+    AnsweringProtocol,
+    AsyncProtocolInput,
+    log_handler,
+)
 from nextword.server.model.bundle import BundleError
 from nextword.server.settings import Settings, parse_settings
 
@@ -96,6 +102,9 @@ class NextwordServer(LanguageServer):
         self.pending_messages: list[tuple[types.MessageType, str]] = []
         self.initialized = False
         self.preparation: asyncio.TimerHandle | None = None
+        self.refused_documents: set[str] = set()
+        """Open documents over MAX_DOCUMENT_CHARS: nothing is served for them."""
+        self.told_of_malformed_input = False
 
     def serve_stdio(self, stdin: BinaryIO, stdout: BinaryIO) -> None:
         """pygls' `start_io`, but stdin is read on the event loop (`AsyncProtocolInput`)."""
@@ -105,7 +114,10 @@ class NextwordServer(LanguageServer):
             asyncio.run(
                 run_async(
                     stop_event=self._stop_event,
-                    reader=AsyncProtocolInput(stdin),
+                    reader=AsyncProtocolInput(
+                        stdin,
+                        on_undecodable=self.protocol.reject_undecodable,  # type: ignore[attr-defined]
+                    ),
                     protocol=self.protocol,
                     logger=log,
                     error_handler=self.report_server_error,
@@ -118,7 +130,36 @@ class NextwordServer(LanguageServer):
         finally:
             self.shutdown()
 
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """A message the loop could not read (JsonRpcException) is logged (with its traceback,
+        by the loop) and the user told once; other errors are reported as pygls does."""
+        if source is not JsonRpcException:
+            super().report_server_error(error, source)
+            return
+        log.warning("ignored a malformed message from the client: %.300s", error)
+        if not self.told_of_malformed_input:
+            self.told_of_malformed_input = True
+            self.notify(
+                types.MessageType.Warning,
+                "nextword: the editor sent a malformed message; ignored (details in the log)",
+            )
+
     # -- plain functions the handlers call ------------------------------------------------------
+
+    def refuse_document(self, uri: str, characters: int) -> None:
+        """Serve nothing for a document over the size limit; say so once."""
+        document = self.documents.pop(uri, None)
+        if document is not None and self.engine is not None:
+            self.engine.drop_caches(document)
+        if uri in self.refused_documents:
+            return
+        self.refused_documents.add(uri)
+        message = (
+            f"nextword: {uri} is too large to complete in ({characters:,} characters; "
+            f"the limit is {MAX_DOCUMENT_CHARS:,})"
+        )
+        log.warning("%s", message)
+        self.notify(types.MessageType.Warning, message)
 
     def bundle_path(self) -> Path | str | None:
         return bundle_choice(self.bundle_override, self.settings)
@@ -227,16 +268,26 @@ def did_change_configuration(ls: NextwordServer, params: types.DidChangeConfigur
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 def did_open(ls: NextwordServer, params: types.DidOpenTextDocumentParams) -> None:
     item = params.text_document
+    ls.refused_documents.discard(item.uri)
+    if len(item.text) > MAX_DOCUMENT_CHARS:
+        ls.refuse_document(item.uri, len(item.text))
+        return
     ls.documents[item.uri] = DocumentState.open(item.uri, item.text, item.language_id, item.version)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
 def did_change(ls: NextwordServer, params: types.DidChangeTextDocumentParams) -> None:
-    document = ls.documents.get(params.text_document.uri)
+    uri = params.text_document.uri
+    document = ls.documents.get(uri)
     if document is None:
-        log.warning("didChange for a document that is not open: %s", params.text_document.uri)
+        if uri not in ls.refused_documents:
+            log.warning("didChange for a document that is not open: %s", uri)
         return
     ls.cancel_preparation()  # the user is not pausing
+    largest = max((len(change.text) for change in params.content_changes), default=0)
+    if largest > MAX_DOCUMENT_CHARS:  # a paste or a whole new text: the result is too large
+        ls.refuse_document(uri, largest)
+        return
     codec = ls.workspace.position_codec
     for change in params.content_changes:
         apply_change(document, change, codec)
@@ -245,6 +296,7 @@ def did_change(ls: NextwordServer, params: types.DidChangeTextDocumentParams) ->
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
 def did_close(ls: NextwordServer, params: types.DidCloseTextDocumentParams) -> None:
+    ls.refused_documents.discard(params.text_document.uri)
     document = ls.documents.pop(params.text_document.uri, None)
     if document is not None and ls.engine is not None:
         stored.store_learned(ls.engine, document, ls.workspace.root_uri)  # memory.persist on

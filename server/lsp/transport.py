@@ -21,21 +21,28 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import errno
+import json
 import logging
 import os
 import re
 import selectors
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest
+from lsprotocol.types import ResponseError
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest, JsonRpcParseError
 from pygls.protocol import LanguageServerProtocol
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 64 << 20
 """Larger messages are refused (their header is ignored): 10x a 1M-word document."""
+MAX_DOCUMENT_CHARS = 10_000_000
+"""Larger documents are refused (nothing is served for them): ~1.6x a 1M-word document."""
+UNDECODABLE_BODY = b'{"nextword/undecodable": true}'
+"""What the message loop reads in place of a body that is not UTF-8 (already answered)."""
 
 _HEADER = b"Content-Length:"
 _CONTENT_LENGTH = re.compile(rb"Content-Length: (\d+)\r\n")
@@ -60,12 +67,32 @@ def checked_line(line: bytes, max_message_bytes: int) -> bytes:
     return line
 
 
+def checked_body(body: bytes, on_undecodable: Callable[[bytes], None] | None) -> bytes:
+    """The body, or `UNDECODABLE_BODY` (after `on_undecodable`) when it is not UTF-8: json.loads
+    would raise and the loop would drop a request unanswered."""
+    if body.isascii():
+        return body
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        if on_undecodable is not None:
+            on_undecodable(body)
+        return UNDECODABLE_BODY
+    return body
+
+
 class ProtocolInput:
     """A reader for pygls' message loop (`readline` and `read`) that keeps it in step."""
 
-    def __init__(self, stream: BinaryIO, max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
+    def __init__(
+        self,
+        stream: BinaryIO,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        on_undecodable: Callable[[bytes], None] | None = None,
+    ) -> None:
         self.stream = stream
         self.max_message_bytes = max_message_bytes
+        self.on_undecodable = on_undecodable
 
     def readline(self) -> bytes:
         # Bounded: a stream without line ends must not grow one line without end.
@@ -73,7 +100,7 @@ class ProtocolInput:
         return checked_line(line, self.max_message_bytes)
 
     def read(self, size: int) -> bytes:
-        return self.stream.read(size)
+        return checked_body(self.stream.read(size), self.on_undecodable)
 
 
 class AsyncProtocolInput:
@@ -86,9 +113,15 @@ class AsyncProtocolInput:
     file, a terminal) is read the pygls way, through `ProtocolInput` in a thread.
     """
 
-    def __init__(self, stream: BinaryIO, max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
+    def __init__(
+        self,
+        stream: BinaryIO,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        on_undecodable: Callable[[bytes], None] | None = None,
+    ) -> None:
         self.stream = stream
         self.max_message_bytes = max_message_bytes
+        self.on_undecodable = on_undecodable
         self.limit = max_message_bytes + 64
         self._reader: asyncio.StreamReader | None = None
         self._threaded: ProtocolInput | None = None
@@ -102,7 +135,9 @@ class AsyncProtocolInput:
                 await loop.connect_read_pipe(lambda: protocol, self.stream)
                 self._reader = reader
             else:
-                self._threaded = ProtocolInput(self.stream, self.max_message_bytes)
+                self._threaded = ProtocolInput(
+                    self.stream, self.max_message_bytes, self.on_undecodable
+                )
         return self._reader
 
     async def readline(self) -> bytes:
@@ -124,9 +159,10 @@ class AsyncProtocolInput:
             assert self._threaded is not None
             return await asyncio.get_running_loop().run_in_executor(None, self._threaded.read, size)
         try:
-            return await reader.readexactly(size)
+            body = await reader.readexactly(size)
         except asyncio.IncompleteReadError as end:
             return end.partial
+        return checked_body(body, self.on_undecodable)
 
 
 def pollable(stream: BinaryIO) -> bool:
@@ -212,7 +248,31 @@ class AnsweringProtocol(LanguageServerProtocol):
         log.warning("request %r refused: %s", request_id, error.message)
         self._send_response(request_id, error=error.to_response_error())
 
+    def reject_undecodable(self, body: bytes) -> None:
+        """Answer a request whose body is not UTF-8 with a Parse Error, if its id can be read."""
+        try:
+            message = json.loads(body.decode("utf-8", "replace"))
+        except (ValueError, RecursionError):
+            message = None
+        request_id = _request_id(message) if isinstance(message, dict) else None
+        if request_id is None:
+            log.warning("ignored a message that is not valid UTF-8 (%d bytes)", len(body))
+            return
+        self.reject(request_id, JsonRpcParseError("the message is not valid UTF-8"))
+
+    def _send_response(
+        self, msg_id: Any, result: Any = None, error: ResponseError | None = None
+    ) -> None:
+        # pygls puts the Python traceback of a failed handler in the error's data; it is in the
+        # log already (pygls logs the exception), the client gets one short line.
+        if error is not None and error.data is not None:
+            first_line = (error.message or "").strip().splitlines()[:1] or ["internal error"]
+            error = ResponseError(code=error.code, message=first_line[0][:200])
+        super()._send_response(msg_id, result, error)
+
     def structure_message(self, data: dict[str, Any]) -> Any:
+        if "nextword/undecodable" in data:
+            return ANSWERED
         try:
             return super().structure_message(data)
         except JsonRpcException as error:
