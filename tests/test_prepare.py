@@ -198,3 +198,34 @@ def test_with_corpus_counts_the_prepared_space_looks_nothing_up() -> None:
     assert (scans.calls, engine.stats.recurrent_steps - steps, lookups) == (0, 0, [])
     assert completions[0].text == "gentlemen"
     assert completions == fresh_completions(engine, "Ladies and ")
+
+
+def test_preparing_reads_a_copy_and_leaves_the_document_as_it_is(engine: Engine) -> None:
+    document = DocumentState.open("mem://copy", "The people of the United")
+    text, lines = document.text, list(document.text.lines)
+    seen: list[object] = []
+    complete_cursor = engine.complete_cursor
+
+    def watch(doc, text_read, *args, **kwargs):
+        seen.append((doc.text, text_read))
+        return complete_cursor(doc, text_read, *args, **kwargs)
+
+    engine.complete_cursor = watch  # type: ignore[method-assign]
+    try:
+        assert engine.prepare_next_word(document, 0, len(lines[0]))
+    finally:
+        del engine.complete_cursor
+    assert seen and all(live is text and read is not text for live, read in seen)
+    assert document.text is text and document.text.lines == lines
+
+
+def test_a_prediction_drops_no_other_documents_caches() -> None:
+    """Only a request marks a document used (and may drop the least recent one's caches): a
+    prediction for a second document of the same URI leaves the first one's states alone."""
+    engine = load_engine(TINY_BUNDLE, Settings(cached_documents=1))
+    first = DocumentState.open("mem://same", "the people of")
+    engine.complete(first, 0, 13)
+    assert first.caches.states is not None and len(first.caches.states)
+    second = DocumentState.open("mem://same", "the people of")
+    engine.prediction(second, engine.context_key(["the", "people"]))
+    assert len(first.caches.states)
