@@ -8,7 +8,7 @@ import sys
 
 # name -> (module with `main(argv) -> int`, one-line description)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "serve": ("nextword.server.lsp.server", "run the language server over stdio"),
+    "serve": ("nextword.server.commands.serve", "run the language server over stdio"),
     "complete": (
         "nextword.server.commands.complete",
         "print the completions for the end of some text",

@@ -174,12 +174,14 @@ class Engine:
         """The best `limit` candidates for the prefix (ranking.py)."""
         return self.ranker.rank(prediction, prefix, nearby, self.settings, limit, memory)
 
-    def nearby(self, document: DocumentState, text: DocumentText, cursor: Cursor) -> dict:
+    def nearby(self, document: DocumentState, text: DocumentText, cursor: Cursor) -> dict[str, str]:
         """The words written near the cursor, {folded: as first written}."""
         around = self.words_around(document, text, cursor.line)
         return nearby_words(text, cursor, self.settings.context, around)
 
-    def words_around(self, document: DocumentState, text: DocumentText, line: int) -> dict:
+    def words_around(
+        self, document: DocumentState, text: DocumentText, line: int
+    ) -> dict[str, str]:
         """`words_around` the line, kept while the lines it reads are the same strings (typing
         changes only the cursor's line)."""
         limits, lines = self.settings.context, text.lines

@@ -20,11 +20,9 @@ a message that comes while one runs waits ~2-4 ms.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import logging
-import os
 import sys
 import threading
 from collections.abc import Generator
@@ -51,7 +49,6 @@ from nextword.server.lsp.transport import (
     MAX_DOCUMENT_CHARS,
     AnsweringProtocol,
     AsyncProtocolInput,
-    log_handler,
 )
 from nextword.server.model.bundle import BundleError
 from nextword.server.settings import Settings, parse_settings
@@ -383,39 +380,12 @@ def shutdown(ls: NextwordServer, params: Any = None) -> None:
             stored.store_learned(ls.engine, document, ls.workspace.root_uri)
 
 
-def configure_logging(log_file: str | None, verbose: bool) -> str | None:
-    """Log to the file (else stderr); returns why the file cannot be used, if it cannot."""
-    handler, problem = log_handler(log_file)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    if not verbose:
-        logging.getLogger("pygls").setLevel(logging.WARNING)
-    return problem
-
-
-def protocol_stdout() -> Any:
-    """The real stdout for the protocol; fd 1 and sys.stdout then point at stderr, so a stray
-    print (ours or a native library's) can never corrupt the message stream."""
-    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    sys.stdout.flush()
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    sys.stdout = sys.stderr
-    return protocol_out
-
-
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="nextword serve", description=__doc__.split("\n")[0])
-    parser.add_argument("--log-file", help="write the log here instead of stderr")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    parser.add_argument("--bundle", help="model bundle directory (overrides the setting)")
-    parser.add_argument("--stdio", action="store_true", help="accepted for editors; the default")
-    args = parser.parse_args(argv)
-    problem = configure_logging(args.log_file, args.verbose)
-    if problem is not None:
-        log.warning("%s", problem)
-        server.notify(types.MessageType.Warning, f"nextword: {problem}")
-    server.bundle_override = args.bundle
-    server.serve_stdio(sys.stdin.buffer, protocol_stdout())
+def serve(bundle: str | None, log_problem: str | None, stdout: BinaryIO) -> int:
+    """Serve over stdin and `stdout` until the client exits; the exit code the LSP asks for.
+    `log_problem`: why the log file cannot be used, told to the user once initialized."""
+    if log_problem is not None:
+        log.warning("%s", log_problem)
+        server.notify(types.MessageType.Warning, f"nextword: {log_problem}")
+    server.bundle_override = bundle
+    server.serve_stdio(sys.stdin.buffer, stdout)
     return 0 if server.protocol.was_shut_down else 1  # type: ignore[attr-defined]
