@@ -129,9 +129,17 @@ def code_server_url(tmp_path: Path, vsix: Path) -> Iterator[tuple[str, Path]]:
     home, workspace = tmp_path / "home", tmp_path / "workspace"
     user_data, extensions = home / "user-data", home / "extensions"
     (user_data / "User").mkdir(parents=True)
-    workspace.mkdir()
+    (workspace / ".vscode").mkdir(parents=True)
+    # A repository trying to choose the program the extension runs: ignored, or the server
+    # would not start (`false` exits at once; an unknown option makes `nextword serve` exit 2).
+    hostile = {"nextword.server.command": "false", "nextword.server.extraArgs": ["--no-such"]}
+    (workspace / ".vscode" / "settings.json").write_text(json.dumps(hostile))
     settings_file = user_data / "User" / "settings.json"
     settings_file.write_text(json.dumps(user_settings(), indent=2))
+    # code-server is a remote window: machine-scoped settings are read from the Remote file.
+    (user_data / "Machine").mkdir()
+    machine = {"nextword.server.command": user_settings()["nextword.server.command"]}
+    (user_data / "Machine" / "settings.json").write_text(json.dumps(machine, indent=2))
     env = code_server_env(home)
     base = [node24(), code_server(), "--user-data-dir", user_data, "--extensions-dir", extensions]
     installed = run([*base, "--install-extension", vsix], 300, env=env)
@@ -299,11 +307,12 @@ def test_vscode_ghost_text_shown_and_accepted(code_server_url: tuple[str, Path])
     text = MARKDOWN + STORY
     notes.write_text(text, encoding="utf-8")
     # Ghost text on; the suggest widget off, so that only the inline suggestion shows.
-    (workspace / ".vscode").mkdir()
     quiet = {"other": "off", "comments": "off", "strings": "off"}
-    (workspace / ".vscode" / "settings.json").write_text(
+    workspace_settings = workspace / ".vscode" / "settings.json"
+    workspace_settings.write_text(
         json.dumps(
-            {
+            json.loads(workspace_settings.read_text())  # the fixture's hostile settings stay
+            | {
                 "nextword.inlineSuggestions": True,
                 "editor.inlineSuggest.enabled": True,
                 "[markdown]": {"editor.quickSuggestions": quiet},

@@ -57,11 +57,19 @@ async function statusBarText(page) {
 }
 
 /** Change a text setting in the Settings editor (Ctrl+,), as a user would; then close it. */
-async function setSetting(page, key, value) {
+async function setSetting(page, key, value, { machine = false } = {}) {
   await page.keyboard.press("Control+Comma");
   await page.waitForSelector(".settings-editor .suggest-input-container", {
     timeout,
   });
+  if (machine) {
+    // In code-server (a remote window) machine-scoped settings live in the Remote tab only.
+    await page
+      .locator(".settings-tabs-widget .action-label", { hasText: "Remote" })
+      .first()
+      .click({ timeout });
+    await page.locator(".settings-editor .suggest-input-container").click();
+  }
   await page.keyboard.press("Control+A");
   await page.keyboard.type(key, { delay: 20 });
   const input = page.locator(`.setting-item-contents[data-key="${key}"] input`);
@@ -141,7 +149,7 @@ runTest(async (page, result) => {
     .first()
     .click()
     .catch(() => undefined);
-  await setSetting(page, "nextword.server.command", config.missingCommand);
+  await setSetting(page, "nextword.server.command", config.missingCommand, { machine: true });
   result.notFound = await failureShown(page, "error", "pip install nextword");
   log(`missing server: ${JSON.stringify(result.notFound)}`);
   await page.screenshot({ path: config.screenshots.notFound });

@@ -176,7 +176,9 @@ class ClientController implements vscode.Disposable {
             params.items.map((item) =>
               item.section === undefined || item.section === SECTION
                 ? serverSettings(readSettings())[SECTION]
-                : vscode.workspace.getConfiguration().get(item.section),
+                : item.section.startsWith(`${SECTION}.`)
+                  ? null // only the guarded tree above: never a raw, workspace-set part of it
+                  : vscode.workspace.getConfiguration().get(item.section),
             ),
         },
       },

@@ -36,18 +36,99 @@ export interface ServerSettings {
   inlineSuggestions?: boolean;
 }
 
+/**
+ * Settings a workspace must not choose (package.json gives them `machine` scope and lists them
+ * in `restrictedConfigurations`): the program the extension runs and its arguments. They are
+ * read from the user's settings only, whatever a workspace's `.vscode/settings.json` says.
+ */
+export const MACHINE_SETTINGS = [
+  "server.command",
+  "server.pythonPath",
+  "server.extraArgs",
+] as const;
+
+/**
+ * Server settings that write what the user types to disk: only the user's own settings may turn
+ * them on (a repository must not opt its readers into being stored).
+ */
+export const USER_ONLY_SERVER_SETTINGS: readonly (readonly string[])[] = [["memory", "persist"]];
+
+function userValue<T>(config: vscode.WorkspaceConfiguration, key: string, fallback: T): T {
+  const inspected = config.inspect<T>(key);
+  return inspected?.globalValue ?? inspected?.defaultValue ?? fallback;
+}
+
+function withoutPath(
+  value: Record<string, unknown>,
+  path: readonly string[],
+): Record<string, unknown> {
+  const [head, ...rest] = path;
+  if (!(head in value)) {
+    return value;
+  }
+  const copy = { ...value };
+  const inner = copy[head];
+  if (rest.length === 0) {
+    delete copy[head];
+  } else if (typeof inner === "object" && inner !== null && !Array.isArray(inner)) {
+    copy[head] = withoutPath(inner as Record<string, unknown>, rest);
+  }
+  return copy;
+}
+
+function valueAt(value: unknown, path: readonly string[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (typeof current !== "object" || current === null || Array.isArray(current)) {
+      return undefined;
+    }
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}
+
+function withValue(
+  value: Record<string, unknown>,
+  path: readonly string[],
+  setting: unknown,
+): Record<string, unknown> {
+  const [head, ...rest] = path;
+  if (rest.length === 0) {
+    return { ...value, [head]: setting };
+  }
+  const inner = value[head];
+  const object =
+    typeof inner === "object" && inner !== null && !Array.isArray(inner)
+      ? (inner as Record<string, unknown>)
+      : {};
+  return { ...value, [head]: withValue(object, rest, setting) };
+}
+
+/** `nextword.serverSettings` as configured, with the user-only keys taken from the user's value. */
+export function guardedServerSettings(
+  config: vscode.WorkspaceConfiguration,
+): Record<string, unknown> {
+  let merged = config.get<Record<string, unknown>>("serverSettings", {});
+  const user = userValue<Record<string, unknown>>(config, "serverSettings", {});
+  for (const path of USER_ONLY_SERVER_SETTINGS) {
+    const fromUser = valueAt(user, path);
+    merged = fromUser === undefined ? withoutPath(merged, path) : withValue(merged, path, fromUser);
+  }
+  return merged;
+}
+
 export function readSettings(): ClientSettings {
   const config = vscode.workspace.getConfiguration(SECTION);
   return {
     enable: config.get<boolean>("enable", true),
-    command: config.get<string>("server.command", "nextword").trim() || "nextword",
-    pythonPath: config.get<string>("server.pythonPath", "").trim(),
-    extraArgs: config.get<string[]>("server.extraArgs", []),
+    command: userValue(config, "server.command", "nextword").trim() || "nextword",
+    pythonPath: userValue(config, "server.pythonPath", "").trim(),
+    extraArgs: userValue<string[]>(config, "server.extraArgs", []),
     bundle: config.get<string>("bundle", "").trim(),
     languages: config.get<string[]>("languages", [...DEFAULT_LANGUAGES]),
     maxItems: config.get<number>("maxItems", 6),
     inlineSuggestions: config.get<boolean>("inlineSuggestions", true),
-    serverSettings: config.get<Record<string, unknown>>("serverSettings", {}),
+    serverSettings: guardedServerSettings(config),
   };
 }
 
