@@ -179,7 +179,7 @@ def stored_memory(box: Sandbox, workspace: str, dim: int, bundle: str = "") -> P
     """A valid stored memory for `workspace` with vectors `dim` wide."""
     import numpy as np
 
-    from nextword.server import persist
+    from nextword.server.memory import persist
     from nextword.server.memory.blocks import make_block
 
     base = box.data / "nextword"
@@ -254,7 +254,8 @@ def test_forget_finds_a_workspace_however_its_uri_was_spelled(
 ) -> None:
     """Neovim leaves `(` `)` unencoded where Python writes %28 %29; a folder opened through a
     symbolic link is stored under the link's URI."""
-    from nextword.server import cli, persist
+    from nextword.server import cli
+    from nextword.server.memory import persist
 
     box = Sandbox(tmp_path)
     folder = box.root / "my notes (draft)"
