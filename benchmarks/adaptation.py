@@ -32,7 +32,7 @@ from heldout import (
     HeldoutConfig,
     build,
     clip_paragraph,
-    corpus_split,
+    corpus_dev,
     to_ascii,
     word_count,
 )
@@ -58,7 +58,7 @@ def engine_for(bundle: str | None, **memory: object) -> Engine:
 def tuning_texts(config: HeldoutConfig, words_per_file: int) -> list[Path]:
     """One document per corpus file: consecutive dev paragraphs not in the held-out text."""
     heldout = build(config, ["corpus-dev"])["corpus-dev"].read_text(encoding="ascii")
-    _, dev = corpus_split(config.corpus)
+    dev = corpus_dev(config.corpora[:1])
     out = config.cache / f"adaptation-tune-{words_per_file}"
     out.mkdir(parents=True, exist_ok=True)
     paths = []

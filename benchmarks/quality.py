@@ -27,6 +27,10 @@ from nextword.server.commands.sessions import engine_session_factory
 log = logging.getLogger("benchmarks.quality")
 
 SUGGESTIONS = [1, 3, 6]
+NEXTWORD = "nextword"
+UNIGRAM = "unigram + prefix"
+PRESAGE_TRAINED = "Presage, trained on the corpus"
+"""Presage with a database built from the training split of the same corpora as nextword."""
 _CACHE_LOCK = threading.Lock()
 
 
@@ -49,6 +53,11 @@ class QualityConfig:
     rows_cache: Path | None = None
     """Where the in-process systems' rows are remembered (None: always run)."""
     progress: bool = True
+    systems: tuple[str, ...] = ()
+    """Only the systems of these names (empty: every system)."""
+
+    def wanted(self, system: str) -> bool:
+        return not self.systems or system in self.systems
 
 
 @dataclass
@@ -130,29 +139,30 @@ def presage_jobs(config: QualityConfig) -> list[tuple]:
     if config.presage_database is not None:
         databases.insert(
             0,
-            ("Presage, trained on the corpus", config.presage_database, config.presage_suggestions),
+            (PRESAGE_TRAINED, config.presage_database, config.presage_suggestions),
         )
     return [
         (name, database, kind, path, suggestions, config.presage_cache)
         for name, database, suggestions in databases
         for kind, path in texts
+        if config.wanted(name)
     ]
 
 
 def python_systems(config: QualityConfig) -> dict[str, Callable[[], TypingSession]]:
     """name -> session factory for the systems that run in this process."""
-    unigram = UnigramModel.from_text(config.unigram_text, config.cache / "unigram-counts.json")
-    systems: dict[str, Callable[[], TypingSession]] = {
-        "buffer words": BufferWordsSession,
-        "unigram + prefix": lambda: UnigramSession(unigram),
-    }
+    systems: dict[str, Callable[[], TypingSession]] = {"buffer words": BufferWordsSession}
+    if config.wanted(UNIGRAM):
+        counts = config.cache / f"unigram-counts-{config.unigram_text.stem}.json"
+        unigram = UnigramModel.from_text(config.unigram_text, counts)
+        systems[UNIGRAM] = lambda: UnigramSession(unigram)
     widest = max(config.suggestions)
     if config.bundle:
-        systems["nextword"] = engine_session_factory(str(config.bundle), True, widest)
+        systems[NEXTWORD] = engine_session_factory(str(config.bundle), True, widest)
         systems["nextword, no document cache"] = engine_session_factory(
             str(config.bundle), False, widest
         )
-        if systems["nextword"].engine.ranker.ngrams is not None:  # type: ignore[attr-defined]
+        if systems[NEXTWORD].engine.ranker.ngrams is not None:  # type: ignore[attr-defined]
             systems["nextword, no corpus counts"] = engine_session_factory(
                 str(config.bundle), True, widest, ngrams=False
             )
@@ -206,6 +216,8 @@ def run_quality(config: QualityConfig) -> list[Row]:
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures: list[Future] = [pool.submit(presage_row, *job) for job in presage_jobs(config)]
         for name, factory in python_systems(config).items():
+            if not config.wanted(name):
+                continue
             for kind, path in config.texts.items():
                 rows.append(evaluate_cached(name, kind, path, factory, config))
         rows.extend(future.result() for future in futures)

@@ -16,6 +16,8 @@ def _section_quality(results: dict, out: Path) -> list[str]:
     lines = [
         "## Keystroke savings on held-out text",
         "",
+        *_texts_lines(results),
+        *_done_when_lines(results),
         "KSR (%) with 6 suggestions, Presage's accounting (`presage_simulator`): every word costs",
         "its letters plus a space without prediction; with prediction, the letters typed before",
         "the word is offered plus one key to pick it. Higher is better.",
@@ -44,6 +46,8 @@ def _section_quality(results: dict, out: Path) -> list[str]:
         ]
     if not results.get("presage_installed", True):
         lines += ["Presage is not installed here: its rows are missing.", ""]
+    if results.get("previous_default"):
+        lines += [f"Previous default: {results['previous_default']}.", ""]
     others = results.get("other_bundles") or {}
     if not any("softmax" in name for name in others):
         lines += ["No softmax-head bundle was given: its row is missing.", ""]
@@ -55,6 +59,41 @@ def _section_quality(results: dict, out: Path) -> list[str]:
             "",
         ]
     return lines
+
+
+def _texts_lines(results: dict) -> list[str]:
+    texts = results.get("texts") or {}
+    if not texts or not all(isinstance(about, dict) for about in texts.values()):
+        return []
+    lines = [
+        "Held-out texts (ASCII-folded; none of their paragraphs, nor any of their sentences of 8 "
+        "words or more, is in the training split of the corpora: *in corpus* counts those still "
+        "found by that check, *dropped* those left out when the text was chosen):",
+        "",
+        "| kind | words | paragraphs | in corpus | dropped | origin |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for kind, about in texts.items():
+        lines.append(
+            f"| {kind} | {about.get('words', 0):,} | {about.get('paragraphs', 0)} | "
+            f"{about.get('paragraphs_in_corpus', 'n/a')} | {about.get('in_corpus', '-')} | "
+            f"{about.get('origin', '-')} |"
+        )
+    if results.get("presage_training_text"):
+        lines += ["", f"Presage learns from `{results['presage_training_text']}`."]
+    return [*lines, ""]
+
+
+def _done_when_lines(results: dict) -> list[str]:
+    if not results.get("done_when"):
+        return []
+    return [
+        "The issue's figures (KSR@6 and next-word top-1 recall with nothing typed, %; the "
+        "margin is nextword minus Presage trained on the same corpora):",
+        "",
+        *results["done_when"],
+        "",
+    ]
 
 
 def _section_speed(results: dict, out: Path) -> list[str]:

@@ -72,6 +72,52 @@ def ksr_table(rows: list[dict], suggestions: int) -> str:
     return "\n".join(lines)
 
 
+def _figure(rows: list[dict], system: str, kind: str, key: str) -> float | None:
+    for row in rows:
+        if row["system"] == system and row["text"] == kind:
+            return row["ksr"].get(6, row["ksr"].get("6")) if key == "ksr6" else row[key]
+    return None
+
+
+def done_when_lines(rows: list[dict], modern_kinds: list[str], ours: str, peer: str) -> list[str]:
+    """The issue's figures: KSR@6 of `ours` against `peer` per kind (margin, mean margin) and
+    next-word top-1 recall with nothing typed, marked on the modern kinds (goal: >= 25 %)."""
+    kinds = list(dict.fromkeys(row["text"] for row in rows))
+    lines = [
+        f"| kind | {ours} KSR@6 | {peer} KSR@6 | margin | {ours} next-word top-1 "
+        f"| {peer} next-word top-1 |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    margins, top1_modern = [], []
+    for kind in kinds:
+        ksr, peer_ksr = _figure(rows, ours, kind, "ksr6"), _figure(rows, peer, kind, "ksr6")
+        top1 = _figure(rows, ours, kind, "next_word_top1")
+        margin = None if ksr is None or peer_ksr is None else ksr - peer_ksr
+        if margin is not None:
+            margins.append(margin)
+        if kind in modern_kinds and top1 is not None:
+            top1_modern.append(top1)
+        name = f"{kind} (modern)" if kind in modern_kinds else kind
+        lines.append(
+            f"| {name} | {_cell(ksr)} | {_cell(peer_ksr)} | {_signed(margin)} | {_cell(top1)} "
+            f"| {_cell(_figure(rows, peer, kind, 'next_word_top1'))} |"
+        )
+    mean = sum(margins) / len(margins) if margins else None
+    below = sum(m <= 0 for m in margins)
+    lines += [
+        "",
+        f"Mean KSR@6 margin over {peer}: {_signed(mean)} points over {len(margins)} kinds "
+        f"(goal: >= +3.0, and above it on every kind: {len(margins) - below} of {len(margins)}).",
+        f"Next-word top-1 >= 25 % on {sum(t >= 25 for t in top1_modern)} of "
+        f"{len(top1_modern)} modern kinds ({', '.join(modern_kinds) or 'none'}).",
+    ]
+    return lines
+
+
+def _signed(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.1f}"
+
+
 def detail_table(rows: list[dict]) -> str:
     lines = [
         "| system | text | words | KSR@1 | KSR@3 | KSR@6 | next-word top-1 | next-word top-3 |",

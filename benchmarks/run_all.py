@@ -1,18 +1,24 @@
 """Every benchmark in one command: tables (Markdown) and plots (PNG) for the README.
 
-    python benchmarks/run_all.py            # full run (needs ../shared/corpus), < 1 hour
+    python benchmarks/run_all.py            # full run (needs ../shared/corpus and corpus-modern)
     python benchmarks/run_all.py --quick    # tiny version for CI (no ../shared), < 2 minutes
 
 Writes `results.md`, `results.json` and the plots into --out (default benchmarks/results, or a
 temp dir with --quick). Sections (`--only quality,speed,training` to pick):
 
 - quality: keystroke savings, next-word recall and hit rate by prefix length on held-out text
-  of several kinds, for Presage (trained on the corpus's training split, and stock), buffer-word
-  completion, unigram frequency, nextword with and without its document cache, and the softmax
-  head network (when a softmax bundle is given or found).
+  of nine kinds (benchmarks/heldout.py: where each comes from, checked not to be in the training
+  corpora), for Presage (trained on the training split of the same corpora, and stock),
+  buffer-word completion, unigram frequency, nextword with and without its document cache, the
+  previous default bundle (`--previous COMMIT`, taken from git history), and the softmax head
+  network (when a softmax bundle is given). The issue's figures (KSR@6 margins over Presage per
+  kind, next-word top-1 on the modern kinds) are logged and written first. Fetched packages,
+  the held-out texts, Presage's database and the runs are cached (--cache), so a rerun redoes
+  only what changed.
 - speed: keystroke latency over stdio against the protocol floor (benchmarks/latency.py),
   latency as the document grows to 1M words, cold start, memory with 20 open 50k-word documents.
-- training: throughput and dev figures of continuous vs softmax output at 20k/50k/200k words.
+- training: throughput and dev figures of continuous vs softmax output at 20k/50k/200k words
+  (on the old corpus).
 
 Timing sections run alone (nothing else of ours running); quality runs Presage in parallel
 with the in-process systems.
@@ -28,17 +34,20 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import bundles  # noqa: E402
 import heldout  # noqa: E402
 import presage_eval  # noqa: E402
 import report  # noqa: E402
+from bundles import bundle_label  # noqa: E402
+from training_text import CorpusIndex  # noqa: E402
 
-from nextword.server.model.bundle import DEFAULT_BUNDLE, BundleError, read_manifest  # noqa: E402
+from nextword.server.model.bundle import DEFAULT_BUNDLE, read_manifest  # noqa: E402
 
 log = logging.getLogger("benchmarks")
 
@@ -58,25 +67,36 @@ class Plan:
     other_bundles: dict[str, Path]
     texts: dict[str, Path]
     corpus_files: list[Path]
+    """The old corpus, which the training-cost section tokenizes."""
     training_text: Path
+    texts_about: dict[str, dict]
+    """Each held-out text's origin, size and paragraphs found in the training corpora."""
     fresh: bool = False
     training_hidden: int = 0
+    systems: list[str] = field(default_factory=list)
+    """Names of the quality systems to run (empty: all)."""
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
+    corpora = [Path(p) for p in args.corpus]
     if args.quick:
         cache = Path(args.cache or tempfile.mkdtemp(prefix="nextword-bench-"))
         out = Path(args.out or cache / "results")
         tiny = REPO / "tests" / "data"
         texts = {p.stem: p for p in sorted((QUICK_DATA / "heldout").glob("*.txt"))}
         others = {SOFTMAX_NAME: Path(args.softmax_bundle or tiny / "tiny_softmax_bundle")}
+        training = QUICK_DATA / "train.txt"
+        index = CorpusIndex.build([training], cache)
+        about = {kind: heldout.describe(path, index) for kind, path in texts.items()}
         return Plan(
             True, out, cache, Path(args.bundle or tiny / "tiny_bundle"), others, texts,
-            [QUICK_DATA / "train.txt"], QUICK_DATA / "train.txt",
+            [training], training, about,
         )  # fmt: skip
     cache = Path(args.cache or heldout.DEFAULT_CACHE)
-    config = heldout.HeldoutConfig(words_per_kind=args.words, cache=cache, corpus=args.corpus)
-    texts = heldout.build(config)
+    config = heldout.HeldoutConfig(words_per_kind=args.words, cache=cache, corpora=tuple(corpora))
+    index = CorpusIndex.build(corpora, cache, config.paragraphs)  # type: ignore[arg-type]
+    texts = heldout.build(config, args.kinds.split(","), index)
+    about = {kind: heldout.describe(path, index) for kind, path in texts.items()}
     training_text = heldout.build_presage_training_text(config)
     others: dict[str, Path] = {}
     if args.softmax_bundle:
@@ -85,8 +105,18 @@ def make_plan(args: argparse.Namespace) -> Plan:
         others[MATCHED_NAME] = Path(args.matched_bundle)
     return Plan(
         False, Path(args.out or HERE / "results"), cache, Path(args.bundle or DEFAULT_BUNDLE),
-        others, texts, [args.corpus], training_text,
+        others, texts, corpora[:1], training_text, about,
     )  # fmt: skip
+
+
+def add_previous_default(plan: Plan, commit: str) -> str:
+    """The default bundle committed at `commit` as one more row, unless it is the bundle
+    under test; returns what was done, for the results page."""
+    previous = bundles.bundle_from_git(commit, plan.cache)
+    if bundles.same_bundle(previous, plan.bundle):
+        return f"the bundle under test is the default bundle of {commit}: no separate row"
+    plan.other_bundles[bundles.PREVIOUS_NAME] = previous
+    return f"`{bundles.PREVIOUS_NAME}`: the default bundle of commit {commit}"
 
 
 def train_matched_pair(plan: Plan, corpus: Path, steps: int) -> dict[str, Path]:
@@ -118,34 +148,14 @@ def train_matched_pair(plan: Plan, corpus: Path, steps: int) -> dict[str, Path]:
     return bundles
 
 
-def bundle_label(path: Path | None) -> dict:
-    if path is None:
-        return {}
-    try:
-        manifest = read_manifest(path)
-    except BundleError as error:
-        return {"path": str(path), "error": str(error)}
-    network = manifest["network"]
-    training = manifest.get("training", {})
-    return {
-        "path": str(path),
-        "network": f"{network.get('cell', '?').upper()} {network.get('layers')}x"
-        f"{network.get('hidden_size')}, {network.get('output', 'continuous')} output",
-        "vocabulary": manifest["vocab"].get("n_words"),
-        "train_seconds": training.get("train_seconds"),
-        "tokens_seen": training.get("tokens_seen"),
-        "bytes": sum(f.get("bytes", 0) for f in manifest["files"].values()),
-        "dev": manifest.get("evaluation", {}).get("dev"),
-    }
-
-
 def run_quality_section(plan: Plan, results: dict) -> None:
     import quality
 
     database = None
-    if presage_eval.available():
+    systems = tuple(plan.systems)
+    if presage_eval.available() and (not systems or quality.PRESAGE_TRAINED in systems):
         database = presage_eval.build_database(
-            plan.training_text, plan.cache / "presage-corpus-123.sqlite"
+            plan.training_text, plan.cache / f"presage-{plan.training_text.stem}-123.sqlite"
         )
     config = quality.QualityConfig(
         texts=plan.texts,
@@ -160,9 +170,16 @@ def run_quality_section(plan: Plan, results: dict) -> None:
         presage_cache=None if plan.fresh else plan.cache / "presage-runs.json",
         rows_cache=None if plan.fresh else plan.cache / "quality-rows.json",
         progress=not plan.quick,
+        systems=systems,
     )
     results["quality"] = quality.rows_to_json(quality.run_quality(config))
     results["presage_installed"] = presage_eval.available()
+    results["presage_training_text"] = str(plan.training_text)
+    modern = [kind for kind in heldout.MODERN_KINDS if kind in plan.texts]
+    results["done_when"] = report.done_when_lines(
+        results["quality"], modern, quality.NEXTWORD, quality.PRESAGE_TRAINED
+    )
+    log.info("the issue's figures:\n%s", "\n".join(results["done_when"]))
     results["other_bundles"] = {name: bundle_label(p) for name, p in plan.other_bundles.items()}
 
 
@@ -270,8 +287,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--matched-bundle", help="continuous bundle trained exactly like --softmax-bundle"
     )
-    parser.add_argument("--corpus", type=Path, default=heldout.SHARED_CORPUS)
-    parser.add_argument("--words", type=int, default=1000, help="words per kind of text")
+    parser.add_argument(
+        "--corpus", type=Path, nargs="+", default=list(heldout.SHARED_CORPORA),
+        help="the training corpora (Presage learns their training split)",
+    )  # fmt: skip
+    parser.add_argument("--words", type=int, default=4000, help="words per kind of text")
+    parser.add_argument("--kinds", default=",".join(heldout.KINDS), help="held-out kinds")
+    parser.add_argument(
+        "--systems", nargs="*", default=[], metavar="NAME",
+        help="quality: only these systems (e.g. nextword 'Presage, trained on the corpus')",
+    )  # fmt: skip
+    parser.add_argument(
+        "--previous", metavar="COMMIT", help="also type with the default bundle of this commit "
+        f"(default {bundles.PREVIOUS_DEFAULT_COMMIT}; none with --quick; '' for none)",
+    )  # fmt: skip
     parser.add_argument("--only", default=",".join(SECTIONS), help="sections to run")
     parser.add_argument("--fresh", action="store_true", help="rerun everything, reuse nothing")
     parser.add_argument(
@@ -292,15 +321,20 @@ def main(argv: list[str] | None = None) -> int:
     plan = make_plan(args)
     plan.fresh = args.fresh or plan.quick
     plan.training_hidden = args.training_hidden
+    plan.systems = args.systems
     if args.train_pair and not plan.quick:
-        plan.other_bundles.update(train_matched_pair(plan, args.corpus, args.train_pair))
+        plan.other_bundles.update(train_matched_pair(plan, plan.corpus_files[0], args.train_pair))
+    commit = args.previous if args.previous is not None else bundles.PREVIOUS_DEFAULT_COMMIT
+    commit = "" if plan.quick and args.previous is None else commit
+    previous = add_previous_default(plan, commit) if commit else ""
     plan.out.mkdir(parents=True, exist_ok=True)
     results: dict = {
         "command": "python benchmarks/run_all.py " + " ".join(argv or sys.argv[1:]),
         "quick": plan.quick,
         "machine": report.machine(),
         "bundle": bundle_label(plan.bundle),
-        "texts": {kind: str(path) for kind, path in plan.texts.items()},
+        "texts": plan.texts_about,
+        "previous_default": previous,
         "sections": {},
     }
     for section in args.only.split(","):

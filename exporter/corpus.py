@@ -44,6 +44,8 @@ log = logging.getLogger("nextword.corpus")
 ParagraphMode = Literal["auto", "lines", "blank-lines"]
 CORPUS_SUFFIXES = (".txt", ".txt.gz")
 CACHE_FORMAT = 1
+DEV_EVERY = 20
+"""Every DEV_EVERY-th paragraph of a training corpus is held out (see `is_dev`)."""
 
 _BLANK_LINES = re.compile(r"\n[^\S\n]*\n\s*")
 
@@ -138,7 +140,7 @@ def iter_paragraphs(files: Iterable[CorpusFile], mode: ParagraphMode = "auto") -
 
 
 def split_paragraphs(
-    files: Iterable[CorpusFile], dev_every: int, mode: ParagraphMode = "auto"
+    files: Iterable[CorpusFile], dev_every: int = DEV_EVERY, mode: ParagraphMode = "auto"
 ) -> Iterator[tuple[CorpusFile, str, bool]]:
     """(file, paragraph, held out for dev) for every paragraph, numbered across the files."""
     number = 0

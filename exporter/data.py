@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from nextword.exporter.corpus import (
+    DEV_EVERY,
     ParagraphMode,
     corpus_files,
     is_dev,
@@ -83,7 +84,7 @@ class TokenizedCorpus:
 
 def tokenize_corpus(
     paths: Iterable[str | Path],
-    dev_every: int = 20,
+    dev_every: int = DEV_EVERY,
     paragraphs: ParagraphMode = "auto",
     kind_rules: Sequence[str] = (),
     cache_dir: Path | None = None,
@@ -307,7 +308,7 @@ def prepare_training_data(
     max_context_tokens: int,
     vocab: Vocabulary | None = None,
     vocab_config: VocabConfig | None = None,
-    dev_every: int = 20,
+    dev_every: int = DEV_EVERY,
     paragraphs: ParagraphMode = "auto",
     kind_rules: Sequence[str] = (),
     cache_dir: Path | None = None,

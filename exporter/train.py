@@ -20,7 +20,7 @@ from pathlib import Path
 import torch.distributed as dist
 
 from nextword.exporter.checkpoint import CheckpointError
-from nextword.exporter.corpus import default_cache_dir
+from nextword.exporter.corpus import DEV_EVERY, default_cache_dir
 from nextword.exporter.losses import LOSS_NAMES
 from nextword.exporter.runtime import Workers, init_workers
 from nextword.exporter.starts import build_trainer
@@ -86,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--paragraphs", choices=("auto", "lines", "blank-lines"), default="auto",
         help="paragraph = line, or block between blank lines (auto: per file)",
     )  # fmt: skip
-    data.add_argument("--dev-every", type=int, default=20, help="hold out every Nth paragraph")
+    data.add_argument(
+        "--dev-every", type=int, default=DEV_EVERY, help="hold out every Nth paragraph"
+    )
     data.add_argument(
         "--kind", action="append", default=[], metavar="NAME=GLOB[,GLOB]",
         help="files whose name matches a glob are this kind of text (dev figures per kind); "

@@ -16,7 +16,10 @@ sys.path.insert(0, str(BENCHMARKS))
 import baselines  # noqa: E402
 import heldout  # noqa: E402
 import presage_eval  # noqa: E402
+import prose  # noqa: E402
+import training_text  # noqa: E402
 
+from nextword.exporter.corpus import DEV_EVERY  # noqa: E402
 from nextword.exporter.data import tokenize_corpus  # noqa: E402
 from nextword.server.text.tokenizer import tokenize  # noqa: E402
 
@@ -26,7 +29,7 @@ def test_quick_run_writes_every_table_and_plot(tmp_path: Path) -> None:
     out = tmp_path / "results"
     completed = subprocess.run(
         [sys.executable, str(BENCHMARKS / "run_all.py"), "--quick", "--out", str(out),
-         "--cache", str(tmp_path / "cache")],
+         "--cache", str(tmp_path / "cache"), "--previous", "HEAD"],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -44,6 +47,9 @@ def test_quick_run_writes_every_table_and_plot(tmp_path: Path) -> None:
         "nextword, no document cache",
     } <= systems
     assert any("softmax" in system for system in systems)
+    assert "previous default (old corpus)" in systems  # HEAD's default bundle, not the tiny one
+    assert "The issue's figures" in markdown and "| kind | words | paragraphs |" in markdown
+    assert all(about["paragraphs_in_corpus"] >= 0 for about in results["texts"].values())
     assert any("Presage" in system for system in systems) == presage_eval.available()
     for row in results["quality"]:
         assert 0 <= row["ksr"]["6"] <= 100 and row["words"] > 0
@@ -61,8 +67,10 @@ def test_corpus_split_is_the_exporters_dev_split(tmp_path: Path, mode: str) -> N
         "".join(f"Line number {i} of a.\n" + ("\n" if i % 3 == 2 else "") for i in range(90))
     )
     (corpus / "b.txt").write_text("".join(f"Paragraph {i} in b.\n" for i in range(30)))
-    train, dev = heldout.corpus_split(corpus, mode)
-    exporter = tokenize_corpus([corpus], 20, mode)  # type: ignore[arg-type]
+    split = list(training_text.iter_split([corpus], mode))
+    train = [p for _, held_out, p in split if not held_out]
+    dev = heldout.corpus_dev([corpus], mode)
+    exporter = tokenize_corpus([corpus], DEV_EVERY, mode)  # type: ignore[arg-type]
     held = [p for paragraphs in dev.values() for p in paragraphs]
     assert len(train) == exporter.summary.train_paragraphs
     assert len(held) == exporter.summary.dev_paragraphs > 0
@@ -92,7 +100,7 @@ Some *prose* with :func:`len` and ``code``::
 
 More prose here.
 """
-    paragraphs = [heldout.clean_rst_inline(p) for p in heldout.rst_paragraphs(source)]
+    paragraphs = [prose.clean_rst_inline(p) for p in prose.rst_paragraphs(source)]
     assert paragraphs == ["Some prose with len and code:", "More prose here."]
 
 

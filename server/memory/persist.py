@@ -21,9 +21,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import stat
 import tempfile
-import urllib.parse
 from pathlib import Path
 
 import numpy as np
@@ -61,15 +61,20 @@ def make_private_dir(folder: Path) -> None:
         folder.chmod(0o700)
 
 
+_PERCENT = re.compile(rb"%([0-9A-Fa-f]{2})")
+
+
 def workspace_key(workspace: str) -> str:
     """A workspace folder as a comparable key: a file URI decoded to its path (editors
     percent-encode characters such as `(`, `)` and spaces differently), symbolic links resolved;
-    another URI as it is."""
-    if workspace.startswith("file:"):
-        parsed = urllib.parse.urlsplit(workspace)
-        if parsed.netloc not in ("", "localhost"):
+    another URI as it is. (No urllib: the server imports no network module, see test_no_network.)"""
+    if workspace.startswith("file://"):
+        host, slash, path = workspace.removeprefix("file://").partition("/")
+        if host not in ("", "localhost"):
             return workspace
-        workspace = urllib.parse.unquote(parsed.path)
+        encoded = (slash + path).split("?")[0].split("#")[0].encode("utf-8", "surrogateescape")
+        decoded = _PERCENT.sub(lambda match: bytes([int(match.group(1), 16)]), encoded)
+        workspace = decoded.decode("utf-8", "surrogateescape")
     elif "://" in workspace:
         return workspace
     return os.path.realpath(os.path.expanduser(workspace))
