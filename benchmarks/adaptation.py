@@ -37,13 +37,13 @@ from heldout import (
     word_count,
 )
 
-from nextword.server.document import DocumentState
-from nextword.server.engine import Engine, load_engine
-from nextword.server.evaluate import evaluate_files
-from nextword.server.evaluate_sessions import EngineSession
-from nextword.server.inline import InlineSuggestion, suggest_inline
+from nextword.server.commands.evaluate import evaluate_files
+from nextword.server.commands.sessions import EngineSession
+from nextword.server.engine.documents import DocumentState
+from nextword.server.engine.engine import Engine, load_engine
+from nextword.server.engine.inline import InlineSuggestion, suggest_inline
 from nextword.server.settings import Settings
-from nextword.server.tokenizer import fold, tokenize
+from nextword.server.text.tokenizer import fold, tokenize
 
 OUT = Path(__file__).resolve().parents[1] / ".benchmarks"
 SUGGESTIONS = [1, 3, 6]
@@ -147,7 +147,7 @@ def inline_accept(engine: Engine, path: Path, margins: list[float]) -> dict[floa
                 if [fold(word) for word in words] == following[: len(words)]:
                     row["accepted"] += 1
                     row["words_accepted"] += len(words)
-    engine.forget(document)
+    engine.drop_caches(document)
     for row in counts.values():
         row["shown_percent"] = 100.0 * row["shown"] / max(row["asked"], 1)
         row["accept_percent"] = 100.0 * row["accepted"] / max(row["shown"], 1)

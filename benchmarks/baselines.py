@@ -1,4 +1,4 @@
-"""The simple completers editors ship, as typing sessions for `nextword.server.evaluate`.
+"""The simple completers editors ship, as typing sessions for `nextword.server.commands.evaluate`.
 
 - `BufferWordsSession`: the words already in the document that start with the typed prefix,
   nearest (most recently typed) first: what Vim's Ctrl-N/Ctrl-P and VS Code's word-based
@@ -9,15 +9,12 @@
 
 from __future__ import annotations
 
-import bisect
 import json
 from collections import Counter, OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
-from nextword.server.tokenizer import fold, iter_tokens, word_prefix_at
-
-_AFTER_EVERY_CHAR = "\U0010ffff"
+from nextword.server.text.tokenizer import fold, folded_prefix_range, iter_tokens, word_prefix_at
 
 
 class GrowingText:
@@ -79,8 +76,7 @@ class UnigramModel:
         self.top = lru_cache(maxsize=1 << 16)(self._top)
 
     def _top(self, prefix: str, limit: int) -> tuple[str, ...]:
-        lo = bisect.bisect_left(self.words, prefix)
-        hi = bisect.bisect_left(self.words, prefix + _AFTER_EVERY_CHAR, lo)
+        lo, hi = folded_prefix_range(self.words, prefix)
         ranked = sorted(range(lo, hi), key=lambda i: -self.counts[i])[:limit]
         return tuple(self.words[i] for i in ranked)
 

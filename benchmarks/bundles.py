@@ -9,7 +9,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from nextword.server.bundle import BundleError, read_manifest
+from nextword.server.model.bundle import BundleError, read_manifest
 
 log = logging.getLogger("benchmarks.bundles")
 

@@ -49,7 +49,7 @@ import heldout_sources
 from training_text import CorpusIndex, inputs_key, iter_split, normalise
 
 from nextword.exporter.corpus import DEV_EVERY
-from nextword.server.tokenizer import iter_tokens
+from nextword.server.text.tokenizer import iter_tokens
 
 log = logging.getLogger("benchmarks.heldout")
 

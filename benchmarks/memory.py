@@ -37,7 +37,7 @@ def megabytes(kilobytes: int) -> float:
 
 
 def stats(server: Server) -> dict[str, Any]:
-    return server.client.request("nextword/stats", {})
+    return server.client.call("nextword/stats", {})
 
 
 def twenty(bundle: str | None, sources: list[Path], documents: int = 20, words: int = 50_000):

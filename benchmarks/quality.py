@@ -21,8 +21,8 @@ from pathlib import Path
 import presage_eval
 from baselines import BufferWordsSession, UnigramModel, UnigramSession
 
-from nextword.server.evaluate import Summary, TypingSession, evaluate_files
-from nextword.server.evaluate_sessions import engine_session_factory
+from nextword.server.commands.evaluate import Summary, TypingSession, evaluate_files
+from nextword.server.commands.sessions import engine_session_factory
 
 log = logging.getLogger("benchmarks.quality")
 
@@ -162,7 +162,7 @@ def python_systems(config: QualityConfig) -> dict[str, Callable[[], TypingSessio
         systems["nextword, no document cache"] = engine_session_factory(
             str(config.bundle), False, widest
         )
-        if systems[NEXTWORD].engine.ngrams is not None:  # type: ignore[attr-defined]
+        if systems[NEXTWORD].engine.ranker.ngrams is not None:  # type: ignore[attr-defined]
             systems["nextword, no corpus counts"] = engine_session_factory(
                 str(config.bundle), True, widest, ngrams=False
             )

@@ -1,4 +1,4 @@
-"""A raw JSON-RPC client for `nextword serve` over stdio: bytes in, messages out.
+"""The stdio client (`nextword.server.lsp.client`) with the server's stderr in a log file.
 
 Used by the fuzz benchmark (benchmarks/fuzz.py) and by the robustness tests, which need to
 send what a well-behaved client library never would (broken headers, malformed JSON, bodies of
@@ -7,37 +7,22 @@ the wrong length) and to watch the process itself (exit codes, sockets, files).
 
 from __future__ import annotations
 
-import contextlib
-import json
-import queue
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
-from typing import Any
 
-HANG_SECONDS = 20.0
-"""A request not answered within this is a hang (generous: CI machines are shared)."""
-EXIT_SECONDS = 10.0
+from nextword.server.lsp.client import (  # noqa: F401  (what the tests and fuzz.py use)
+    EXIT_SECONDS,
+    HANG_SECONDS,
+    StdioClient,
+    encode,
+    frame,
+    serve_command,
+)
+
 MEGABYTE = 1 << 20
 
 
-def serve_command(bundle: str | None) -> list[str]:
-    command = [sys.executable, "-m", "nextword.server.cli", "serve"]
-    return [*command, "--bundle", bundle] if bundle else command
-
-
-def frame(body: bytes) -> bytes:
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
-
-
-def encode(message: Any) -> bytes:
-    return json.dumps(message, separators=(",", ":")).encode("utf-8")
-
-
-class RawServer:
-    """`nextword serve` on pipes, written to byte by byte; a thread reads its messages."""
+class RawServer(StdioClient):
+    """`nextword serve` on pipes, its stderr appended to `log_path`."""
 
     def __init__(
         self,
@@ -48,133 +33,9 @@ class RawServer:
     ) -> None:
         self.log_path = log_path
         self.log = log_path.open("ab")
-        self.process = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            cwd=cwd,
-            env=env,
-        )
-        self.responses: dict[Any, dict[str, Any]] = {}
-        self.notifications: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
-        self.answered = threading.Condition()
-        self.inputs = 0
-        self._next_id = 0
-        self._write_lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read_loop, daemon=True)
-        self._reader.start()
-
-    # -- writing ----------------------------------------------------------------------------------
-
-    def write(self, data: bytes) -> None:
-        stdin = self.process.stdin
-        assert stdin is not None
-        with self._write_lock:
-            self.inputs += 1
-            try:
-                stdin.write(data)
-                stdin.flush()
-            except (BrokenPipeError, ValueError):  # it died or was closed: the checks see that
-                pass
-
-    def send(self, message: Any) -> None:
-        self.write(frame(encode(message)))
-
-    def new_id(self) -> int:
-        self._next_id += 1
-        return self._next_id
-
-    def request(self, method: str, params: Any = None) -> int:
-        """Send a request; its response arrives in `responses` (see `wait`)."""
-        request_id = self.new_id()
-        message = {"jsonrpc": "2.0", "id": request_id, "method": method}
-        if params is not None:
-            message["params"] = params
-        self.send(message)
-        return request_id
-
-    def notify(self, method: str, params: Any = None) -> None:
-        message = {"jsonrpc": "2.0", "method": method}
-        if params is not None:
-            message["params"] = params
-        self.send(message)
-
-    # -- reading ----------------------------------------------------------------------------------
-
-    def _read_loop(self) -> None:
-        stdout = self.process.stdout
-        assert stdout is not None
-        while True:
-            length = None
-            while True:
-                header = stdout.readline()
-                if not header:
-                    self._closed()
-                    return
-                if not header.strip():
-                    break
-                name, _, value = header.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            if length is None:
-                continue
-            try:
-                message = json.loads(stdout.read(length))
-            except ValueError:  # the process died in the middle of a message
-                self._closed()
-                return
-            self._dispatch(message)
-
-    def _closed(self) -> None:
-        with self.answered:
-            self.answered.notify_all()
-
-    def _dispatch(self, message: dict[str, Any]) -> None:
-        if "method" in message and "id" in message:  # a request from the server
-            result: Any = None
-            if message["method"] == "workspace/configuration":
-                result = [None for _ in message.get("params", {}).get("items", [])]
-            self.send({"jsonrpc": "2.0", "id": message["id"], "result": result})
-        elif "method" in message:
-            self.notifications.put(message)
-        else:
-            with self.answered:
-                self.responses[message.get("id")] = message
-                self.answered.notify_all()
-
-    def wait(self, ids: list[int], timeout: float = HANG_SECONDS) -> list[int]:
-        """Wait until every id is answered; return the ids still unanswered."""
-        deadline = time.monotonic() + timeout
-        with self.answered:
-            while True:
-                missing = [i for i in ids if i not in self.responses]
-                left = deadline - time.monotonic()
-                if not missing or left <= 0 or self.process.poll() is not None:
-                    return missing
-                self.answered.wait(min(left, 0.5))
-
-    def drain_notifications(self) -> list[dict[str, Any]]:
-        messages = []
-        while True:
-            try:
-                messages.append(self.notifications.get_nowait())
-            except queue.Empty:
-                return messages
-
-    def close_input(self) -> None:
-        if self.process.stdin is not None and not self.process.stdin.closed:
-            with contextlib.suppress(BrokenPipeError):
-                self.process.stdin.close()
+        super().__init__(command, stderr=self.log, cwd=None if cwd is None else str(cwd), env=env)
 
     def stop(self) -> int | None:
-        """Make sure the process is gone; its exit code (None: had to be killed)."""
-        self.close_input()
-        try:
-            code = self.process.wait(EXIT_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            code = None
+        code = super().stop()
         self.log.close()
         return code

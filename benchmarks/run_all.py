@@ -47,7 +47,7 @@ import report  # noqa: E402
 from bundles import bundle_label  # noqa: E402
 from training_text import CorpusIndex  # noqa: E402
 
-from nextword.server.bundle import DEFAULT_BUNDLE, read_manifest  # noqa: E402
+from nextword.server.model.bundle import DEFAULT_BUNDLE, read_manifest  # noqa: E402
 
 log = logging.getLogger("benchmarks")
 

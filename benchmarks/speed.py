@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nextword.server.evaluate_sessions import LspClient, serve_command, server_options
+from nextword.server.commands.sessions import server_options
+from nextword.server.lsp.client import StdioClient, serve_command
 
 
 def words_of_text(sources: list[Path], words: int) -> str:
@@ -62,7 +63,7 @@ class Server:
     """`nextword serve` on pipes, with documents typed at their end."""
 
     def __init__(self, bundle: str | None) -> None:
-        self.client = LspClient(serve_command(bundle))
+        self.client = StdioClient(serve_command(bundle))
         self.client.initialize(server_options(True))
         self.ends: dict[str, tuple[int, int]] = {}
         self.versions: dict[str, int] = {}
@@ -99,7 +100,7 @@ class Server:
 
     def complete(self, uri: str) -> list:
         line, character = self.ends[uri]
-        result = self.client.request(
+        result = self.client.call(
             "textDocument/completion",
             {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}},
         )

@@ -37,7 +37,7 @@ from nextword.exporter.evaluate import evaluate, token_loss
 from nextword.exporter.losses import LossConfig
 from nextword.exporter.model import Predictor, PredictorConfig
 from nextword.exporter.targets import minilm_static, random_targets
-from nextword.server.vocab import Vocabulary
+from nextword.server.model.vocab import Vocabulary
 
 log = logging.getLogger("benchmarks.training")
 

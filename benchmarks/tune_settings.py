@@ -28,8 +28,8 @@ sys.path.insert(0, str(HERE))
 import heldout  # noqa: E402
 from adaptation import ksr, tuning_texts  # noqa: E402
 
-from nextword.server.engine import Engine, load_engine  # noqa: E402
-from nextword.server.evaluate_sessions import eval_settings  # noqa: E402
+from nextword.server.commands.sessions import eval_settings  # noqa: E402
+from nextword.server.engine.engine import Engine, load_engine  # noqa: E402
 
 LIBRARY = Path("/usr/share/doc/python3.11/html/_sources/library")
 TECHNICAL_PAGES = ("json", "pathlib", "logging", "argparse", "sqlite3")

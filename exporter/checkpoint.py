@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from nextword.exporter.model import Predictor, PredictorConfig
-from nextword.server.vocab import Vocabulary
+from nextword.server.model.vocab import Vocabulary
 
 CHECKPOINT_FORMAT = "nextword-checkpoint"
 CHECKPOINT_VERSION = 1

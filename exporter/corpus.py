@@ -32,7 +32,12 @@ from typing import Literal
 import numpy as np
 from tqdm import tqdm
 
-from nextword.server.tokenizer import SENTENCE_END, TOKENIZER_VERSION, iter_tokens
+from nextword.server.text.tokenizer import (
+    SENTENCE_END,
+    SENTENCE_OPENERS,
+    TOKENIZER_VERSION,
+    iter_tokens,
+)
 
 log = logging.getLogger("nextword.corpus")
 
@@ -42,7 +47,6 @@ CACHE_FORMAT = 1
 DEV_EVERY = 20
 """Every DEV_EVERY-th paragraph of a training corpus is held out (see `is_dev`)."""
 
-_OPENERS = frozenset("\"'“‘([")
 _BLANK_LINES = re.compile(r"\n[^\S\n]*\n\s*")
 
 
@@ -203,7 +207,7 @@ def tokenize_text(paragraphs: Iterable[str], n_bytes: int = 0) -> TokenizedFile:
                 sentence_start = False
             elif token.text in SENTENCE_END:
                 sentence_start = True
-            elif token.text not in _OPENERS:
+            elif token.text not in SENTENCE_OPENERS:
                 sentence_start = False
         offsets.append(len(tokens))
     pairs = list(surfaces.items())

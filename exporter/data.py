@@ -1,10 +1,10 @@
 """Corpus to training data: vocabulary, and sequences cut like the server's context.
 
 The corpus is read by `nextword.exporter.corpus` (files, kinds, the dev split, the token cache).
-Sequences follow `nextword.server.tokenizer.context_symbols` exactly: a paragraph's tokens are
-cut into chunks of `max_context_tokens`; for a chunk, the input is [<p> or <cont>] + chunk[:-1]
-and the target is the chunk, so the state after reading the input up to position t is the state
-the server reaches from the same context and predicts chunk[t].
+Sequences follow the context-window rule (`nextword.server.text.window`) exactly: a
+paragraph's tokens are cut into chunks of `max_context_tokens`; for a chunk, the input is
+[<p> or <cont>] + chunk[:-1] and the target is the chunk, so the state after reading the input
+up to position t is the state the server reaches from the same context and predicts chunk[t].
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ from nextword.exporter.corpus import (
     is_dev,
     tokenize_files,
 )
-from nextword.server.tokenizer import (
+from nextword.server.model.vocab import Vocabulary
+from nextword.server.text.tokenizer import (
     CONTINUE_SYMBOL,
     NUMBER_SYMBOL,
     PARAGRAPH_SYMBOL,
     UNKNOWN_SYMBOL,
 )
-from nextword.server.vocab import Vocabulary
+from nextword.server.text.window import window_starts
 
 IGNORE_INDEX = -1
 """Target id that the loss skips: padding and words outside the vocabulary."""
@@ -221,7 +222,7 @@ def make_chunks(paragraphs: list[np.ndarray], vocab: Vocabulary, max_tokens: int
     first: list[int] = []
     offset = 0
     for paragraph in paragraphs:
-        for begin in range(0, len(paragraph), max_tokens):
+        for begin in window_starts(len(paragraph), max_tokens):
             starts.append(offset + begin)
             lengths.append(min(max_tokens, len(paragraph) - begin))
             first.append(paragraph_id if begin == 0 else continue_id)

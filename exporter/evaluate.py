@@ -20,7 +20,8 @@ import torch
 from nextword.exporter.data import IGNORE_INDEX, Chunks, batch_arrays
 from nextword.exporter.losses import LossConfig, continuous_loss, table_logits
 from nextword.exporter.model import Predictor
-from nextword.server.vocab import Vocabulary
+from nextword.server.model.vocab import Vocabulary
+from nextword.server.text.keystrokes import keystrokes
 
 SUGGESTIONS = 6
 
@@ -47,11 +48,12 @@ class DevFigures:
 def word_cost(scores: np.ndarray, target: int, word: str, vocab: Vocabulary) -> int:
     """Presage cost of one in-vocabulary word given the scores of all words."""
     target_score = scores[target]
-    for typed in range(len(word) + 1):
+
+    def offered(typed: int) -> bool:
         lo, hi = vocab.prefix_range(word[:typed])
-        if np.count_nonzero(scores[lo:hi] > target_score) < SUGGESTIONS:
-            return typed + 1
-    return len(word) + 1
+        return np.count_nonzero(scores[lo:hi] > target_score) < SUGGESTIONS
+
+    return keystrokes(map(offered, range(len(word) + 1)), len(word))
 
 
 class DevScorer:

@@ -24,7 +24,7 @@ import torch
 
 from nextword.exporter.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from nextword.exporter.model import OneStep, Predictor
-from nextword.server.bundle import (
+from nextword.server.model.bundle import (
     FORMAT_NAME,
     INPUT_EMBEDDINGS,
     MANIFEST,
@@ -39,11 +39,12 @@ from nextword.server.bundle import (
     quantize_rows,
     write_manifest,
 )
-from nextword.server.tokenizer import (
+from nextword.server.text.tokenizer import (
     CONTINUE_SYMBOL,
     PARAGRAPH_SYMBOL,
     TOKENIZER_VERSION,
 )
+from nextword.server.text.window import window_start
 
 DEFAULT_TOLERANCE = 1e-4
 OPSET = 17
@@ -98,13 +99,12 @@ def export_onnx(model: Predictor, path: Path) -> None:
 
 
 def replay_symbols(paragraph: list[int], max_tokens: int, paragraph_id: int, continue_id: int):
-    """The ids the server feeds for a paragraph, with a reset flag where its context restarts.
-
-    Mirrors `context_symbols`: <p> first, then tokens, and <cont> after every max_tokens tokens.
-    """
+    """The ids the server feeds for a paragraph, with a reset flag where its context restarts
+    (the context-window rule, `window_start`)."""
     for position in range(len(paragraph)):
-        if position % max_tokens == 0:
-            yield True, paragraph_id if position == 0 else continue_id
+        start = window_start(position, max_tokens)
+        if start == position:
+            yield True, paragraph_id if start == 0 else continue_id
         yield False, paragraph[position]
 
 

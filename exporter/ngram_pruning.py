@@ -5,7 +5,7 @@ Counting: every window of the flat sequences (`ngrams.sequences`) that crosses n
 and ends with a word is an n-gram; its context is the ids before the word.
 
 Pruning is Stolcke's relative-entropy pruning ("Entropy-based pruning of backoff language
-models", 1998) for the interpolated model the server computes (`nextword.server.ngrams`):
+models", 1998) for the interpolated model the server computes (`nextword.server.model.ngrams`):
 dropping (h, w) moves its discounted count into backoff(h), so p(w | h) falls from
 p = (c - D) / c(h) + backoff(h) q(w) to p' = p - (c - D) / c(h) (1 - q(w)), and every other
 word's probability rises by the same mass. The cost of dropping it is P(h) times the change in
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nextword.server.ngrams import FILE_NAME, FORMAT, LEVELS, encode_level
+from nextword.server.model.ngrams import FILE_NAME, FORMAT, LEVELS, encode_level
 
 Say = Callable[[str], None]
 

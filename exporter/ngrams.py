@@ -9,7 +9,7 @@ network's sequences (`data.make_chunks`: a <p> or <cont> marker, then up to max_
 tokens), so a context here is exactly the last ids of the server's `Engine.context_key`. Of all
 the n-grams seen at least --min-count times, those whose loss would change the predictions most
 are kept until the file reaches --max-mb (`ngram_pruning`); the mass of the others goes to the
-network through the backoff (see `nextword.server.ngrams`). The bundle's manifest gains an
+network through the backoff (see `nextword.server.model.ngrams`). The bundle's manifest gains an
 "ngrams" section and the file's hash. Needs numpy only, not torch.
 """
 
@@ -39,7 +39,7 @@ from nextword.exporter.ngram_pruning import (
     ranks,
     relative_entropy_costs,
 )
-from nextword.server.bundle import (
+from nextword.server.model.bundle import (
     MANIFEST,
     Bundle,
     BundleError,
@@ -48,8 +48,9 @@ from nextword.server.bundle import (
     load_bundle,
     write_manifest,
 )
-from nextword.server.ngrams import FILE_NAME, LEVELS, NgramError, NgramSettings, load_ngrams
-from nextword.server.vocab import Vocabulary
+from nextword.server.model.ngrams import FILE_NAME, LEVELS, NgramError, load_ngrams
+from nextword.server.model.vocab import Vocabulary
+from nextword.server.settings import NgramSettings
 
 Pruning = Literal["entropy", "count"]
 
@@ -109,11 +110,9 @@ def count_ngrams(
 
 
 def dev_every_of(manifest: dict) -> int | None:
-    """The bundle's dev split ("every 20th paragraph held out" -> 20), if recorded."""
-    words = str(manifest.get("corpus", {}).get("dev_split", "")).split()
-    if len(words) > 1 and words[0] == "every" and words[1][:-2].isdigit():
-        return int(words[1][:-2])
-    return None
+    """The bundle's dev split (every Nth paragraph held out: N), as its training recorded it."""
+    dev_every = manifest.get("training", {}).get("dev_every")
+    return dev_every if isinstance(dev_every, int) else None
 
 
 @dataclass
@@ -159,6 +158,7 @@ def add_ngrams(
         "corpus_files": tokenized.summary.files,
         "train_paragraphs": len(train),
         "dev_split": f"every {dev_every}th paragraph held out",
+        "dev_every": dev_every,
         "paragraph_mode": mode,
     }
     for name in LEVELS[: options.order - 1]:

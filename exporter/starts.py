@@ -37,9 +37,9 @@ from nextword.exporter.model import Predictor, PredictorConfig
 from nextword.exporter.runtime import Workers
 from nextword.exporter.targets import TargetConfig, build_targets, unit_rows
 from nextword.exporter.trainer import Trainer
-from nextword.server.ranking import log_priors
-from nextword.server.tokenizer import TOKENIZER_VERSION
-from nextword.server.vocab import Vocabulary
+from nextword.server.model.search import log_priors
+from nextword.server.model.vocab import Vocabulary
+from nextword.server.text.tokenizer import TOKENIZER_VERSION
 
 log = logging.getLogger("nextword.train")
 

@@ -21,13 +21,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from nextword.server.tokenizer import (
+from nextword.server.model.vocab import Vocabulary
+from nextword.server.text.tokenizer import (
     CONTINUE_SYMBOL,
     NUMBER_SYMBOL,
     PARAGRAPH_SYMBOL,
     UNKNOWN_SYMBOL,
 )
-from nextword.server.vocab import Vocabulary
 
 TargetSource = Literal["minilm-static", "minilm-contextual", "random", "softmax"]
 TARGET_SOURCES: tuple[str, ...] = ("minilm-static", "minilm-contextual", "random", "softmax")

@@ -8,11 +8,24 @@ import sys
 
 # name -> (module with `main(argv) -> int`, one-line description)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "serve": ("nextword.server.lsp", "run the language server over stdio"),
-    "complete": ("nextword.server.complete", "print the completions for the end of some text"),
-    "info": ("nextword.server.info", "show a model bundle's manifest and verify its files"),
-    "eval": ("nextword.server.evaluate", "simulate typing files and report keystroke savings"),
-    "forget": ("nextword.server.persist", "delete what the memory stored for a workspace"),
+    "serve": ("nextword.server.commands.serve", "run the language server over stdio"),
+    "complete": (
+        "nextword.server.commands.complete",
+        "print the completions for the end of some text",
+    ),
+    "info": (
+        "nextword.server.commands.info",
+        "show a model bundle's manifest and verify its files",
+    ),
+    "eval": (
+        "nextword.server.commands.evaluate",
+        "simulate typing files and report keystroke savings",
+    ),
+    "forget": ("nextword.server.commands.forget", "delete what the memory stored for a workspace"),
+    "settings": (
+        "nextword.server.commands.settings_doc",
+        "print the settings reference (Markdown)",
+    ),
     "train": ("nextword.exporter.train", "train a predictor on your text (needs [train])"),
     "export": (
         "nextword.exporter.export",

@@ -19,12 +19,6 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from nextword.server.context import ContextLimits
-from nextword.server.inline import InlineSettings
-from nextword.server.memory import MemorySettings
-from nextword.server.ngrams import NgramSettings
-from nextword.server.ranking import RankingWeights
-
 DEFAULT_LANGUAGES = (
     "plaintext",
     "markdown",
@@ -36,18 +30,96 @@ DEFAULT_LANGUAGES = (
 
 
 @dataclass
+class RankingWeights:
+    similarity: float = 1.0
+    """Weight of the network's score for a word (a log-probability up to a constant)."""
+    prior: float = 0.0
+    """Weight of the word's log corpus frequency, beyond what the network gives it."""
+    document: float = 0.0
+    """Bonus for a word written near the cursor."""
+    candidates: int = 64
+    """How many best-scoring words the search returns (words written nearby join them)."""
+
+
+@dataclass
+class NgramSettings:
+    enabled: bool = True
+    """Use the bundle's word counts when it has them (`ngrams.npz`)."""
+    weight: float = 0.4
+    """lambda in (1 - lambda) * p_network + lambda * p_ngram (0..1); 1: the counts' own backoff
+    alone decides how much the network says."""
+    discount: float = 0.75
+    """D, subtracted from every kept count (0 <= D < 1)."""
+    candidates: int = 16
+    """How many of the words the counts like best join the network's candidates."""
+
+
+@dataclass
+class ContextLimits:
+    lookback_lines: int = 200
+    """Lines of the paragraph before the cursor read back at most for the context."""
+    lookback_chars: int = 4096
+    """Characters read back at most for the context (a longer line is cut on a grid)."""
+    window_lines_before: int = 40
+    """Lines above the cursor whose words count as written nearby."""
+    window_lines_after: int = 10
+    """Lines below the cursor whose words count as written nearby."""
+
+
+@dataclass
+class MemorySettings:
+    enabled: bool = True
+    """Complete with the document's own words, found by context (the continuous cache)."""
+    max_pairs: int = 2000
+    """Most (prediction, word) pairs kept for one document: the words before the cursor."""
+    max_lines: int = 400
+    """Lines before the cursor the memory reads back at most."""
+    theta: float = 10.0
+    """Sharpness: how much more a pair in a similar context counts than one in another."""
+    weight: float = 0.3
+    """Mixing weight lambda: p = (1 - lambda) * p_model + lambda * p_cache."""
+    temperature: float = 1.0
+    """Turns ranking scores into p_model = softmax(score / temperature) for the mixing (the
+    scores are log-probabilities up to a constant, so 1 is the model's own distribution)."""
+    same_previous: float = 5.0
+    """Factor for a pair whose word followed the same token as the cursor's word does. The
+    network reads every unknown word alike, so this is what tells "Zorblat _" from "Quenwick _"."""
+    min_norm: float = 0.0
+    """The cache's mass is divided by its total or by this, whichever is larger (0: always by
+    the total, as in Grave et al.). 1 is the weight of one pair in an identical context."""
+    half_weight_pairs: float = 100.0
+    """The cache gets weight * n / (n + this) when it holds n pairs: a few words are weak
+    evidence, and a 3-word document must not make its own words the likeliest next ones."""
+    workspace: bool = False
+    """Also use the words of the other open documents (off: documents never share words)."""
+    persist: bool = False
+    """Keep what was learned between sessions, per workspace, in the user's data directory."""
+
+
+@dataclass
+class InlineSettings:
+    max_words: int = 4
+    """Most words in one suggestion (the rest of the current word counts as one)."""
+    min_margin: float = 1.5
+    """Confidence: how far the best word's ranking score must lead the runner-up's."""
+
+
+@dataclass
 class Settings:
     bundle: str = ""
     """Model bundle directory; empty: the default bundle shipped with nextword."""
     max_items: int = 6
+    """Most completions offered at once."""
     min_score: float | None = None
     """Drop completions scoring below this; None keeps them all."""
     languages: list[str] = field(default_factory=lambda: list(DEFAULT_LANGUAGES))
+    """LSP language ids of the documents completed."""
     cache: bool = True
     """Keep recurrent states between requests (off: recompute the context every time)."""
     cache_megabytes: int = 64
     """All documents' cached states together (~2.7 KB a state: 64 MB hold ~24k states)."""
     document_cache_megabytes: int = 16
+    """One document's cached states at most."""
     cached_documents: int = 4
     """Documents that keep their caches (states, memory); older ones are rebuilt when used."""
     prepare_next_word: bool = True
@@ -55,14 +127,17 @@ class Settings:
     recurrent step, a search of the whole vocabulary, the memory's blocks), so the keystroke
     after the space is answered at once."""
     ranking: RankingWeights = field(default_factory=RankingWeights)
+    """How the words matching the typed prefix are scored (engine/ranking.py)."""
     ngrams: NgramSettings = field(default_factory=NgramSettings)
-    """The bundle's corpus word counts, layered over the network (ngrams.py)."""
+    """The bundle's corpus word counts, layered over the network (model/ngrams.py)."""
     context: ContextLimits = field(default_factory=ContextLimits)
-    # the document's memory (memory.py) and ghost text (inline.py)
+    """How much text around the cursor is read (text/cursor.py)."""
     memory: MemorySettings = field(default_factory=MemorySettings)
+    """The document cache of its own words (memory/)."""
     inline_suggestions: bool = True
     """Answer textDocument/inlineCompletion (the clients decide whether to ask)."""
     inline: InlineSettings = field(default_factory=InlineSettings)
+    """Ghost text (engine/inline.py)."""
 
 
 BOUNDS: dict[str, tuple[float, float]] = {
@@ -88,7 +163,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "memory.max_pairs": (1, 5000),  # each pair costs a recurrent step when first read
     "memory.max_lines": (1, 2000),
     "memory.theta": (0, 1000),
-    "memory.weight": (0, 1),
+    "memory.weight": (0, 0.999),  # 1 would leave the model no share: a word the cache lacks
+    # would score -inf
     "memory.temperature": (0.001, 1000),
     "memory.same_previous": (0, 1000),
     "memory.min_norm": (0, 1e6),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nextword.server.bundle import DEFAULT_BUNDLE
+from nextword.server.model.bundle import DEFAULT_BUNDLE
 
 DATA = Path(__file__).resolve().parent / "data"
 TINY_BUNDLE = DATA / "tiny_bundle"
@@ -21,7 +21,7 @@ def default_bundle_present() -> bool:
 
 @pytest.fixture(scope="session")
 def tiny_engine():
-    from nextword.server.engine import load_engine
+    from nextword.server.engine.engine import load_engine
 
     return load_engine(TINY_BUNDLE)
 
@@ -52,7 +52,7 @@ class Editor:
         )
 
     def position(self, offset: int, text: str | None = None):
-        from nextword.server.document import content_of, split_lines
+        from nextword.server.text.document import content_of, split_lines
 
         text = self.text if text is None else text
         line, start = 0, 0

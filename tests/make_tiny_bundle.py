@@ -20,8 +20,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from nextword.server.bundle import quantize_rows, write_manifest
-from nextword.server.tokenizer import (
+from nextword.server.model.bundle import quantize_rows, write_manifest
+from nextword.server.model.vocab import Vocabulary
+from nextword.server.text.tokenizer import (
     CONTINUE_SYMBOL,
     NUMBER_SYMBOL,
     PARAGRAPH_SYMBOL,
@@ -29,7 +30,6 @@ from nextword.server.tokenizer import (
     UNKNOWN_SYMBOL,
     tokenize,
 )
-from nextword.server.vocab import Vocabulary
 
 TEXT = """
 The President of the United States spoke to the government and the governor of the state.

@@ -21,7 +21,7 @@ import training_text  # noqa: E402
 
 from nextword.exporter.corpus import DEV_EVERY  # noqa: E402
 from nextword.exporter.data import tokenize_corpus  # noqa: E402
-from nextword.server.tokenizer import tokenize  # noqa: E402
+from nextword.server.text.tokenizer import tokenize  # noqa: E402
 
 
 @pytest.mark.slow

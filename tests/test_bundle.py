@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nextword.server import info
-from nextword.server.bundle import (
+from nextword.server.commands import info
+from nextword.server.model.bundle import (
     DEFAULT_BUNDLE,
     INPUT_EMBEDDINGS,
     MANIFEST,
@@ -25,8 +25,8 @@ from nextword.server.bundle import (
     quantize_rows,
     write_manifest,
 )
-from nextword.server.tokenizer import CONTINUE_SYMBOL, NUMBER_SYMBOL, PARAGRAPH_SYMBOL
-from nextword.server.vocab import Vocabulary
+from nextword.server.model.vocab import Vocabulary
+from nextword.server.text.tokenizer import CONTINUE_SYMBOL, NUMBER_SYMBOL, PARAGRAPH_SYMBOL
 
 INPUT_DIM, OUTPUT_DIM = 8, 6
 

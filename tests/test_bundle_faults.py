@@ -20,7 +20,7 @@ import pytest
 from conftest import TINY_BUNDLE
 from hypothesis import given, settings
 
-from nextword.server.bundle import BundleError, load_bundle, write_manifest
+from nextword.server.model.bundle import BundleError, load_bundle, write_manifest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
@@ -161,7 +161,7 @@ def test_nextword_info_names_a_broken_bundle_in_one_line(
     shutil.copytree(TINY_BUNDLE, bundle)
     damage(bundle)
     try:
-        from nextword.server.engine import load_engine
+        from nextword.server.engine.engine import load_engine
 
         load_engine(bundle)  # the server's whole load, past the manifest
     except BundleError as error:
@@ -222,7 +222,7 @@ def test_any_manifest_loads_or_is_refused_as_a_bundle_error(place: tuple, value:
             manifest = value
         (bundle / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
         try:
-            from nextword.server.engine import load_engine
+            from nextword.server.engine.engine import load_engine
 
             load_engine(bundle)
         except BundleError as error:

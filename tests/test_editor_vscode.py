@@ -201,8 +201,8 @@ def wait_for_http(url: str, process: subprocess.Popen[bytes], log: Path) -> None
 
 def server_words(text: str) -> list[str]:
     """What the server offers at the end of `text`, straight from its engine."""
-    from nextword.server.document import DocumentState
-    from nextword.server.engine import load_engine
+    from nextword.server.engine.documents import DocumentState
+    from nextword.server.engine.engine import load_engine
 
     engine = load_engine(os.environ.get("NEXTWORD_EDITOR_TEST_BUNDLE") or None)
     document = DocumentState.open("file:///notes.md", text, "markdown", 1)
@@ -298,9 +298,9 @@ TYPED = "Today Zorb"
 def test_vscode_ghost_text_shown_and_accepted(code_server_url: tuple[str, Path]) -> None:
     """With nextword.inlineSuggestions on, the rest of a made-up name the document used before
     shows as ghost text after its first letters, and Tab accepts it (issue 6)."""
-    from nextword.server.document import DocumentState
-    from nextword.server.engine import load_engine
-    from nextword.server.inline import suggest_inline
+    from nextword.server.engine.documents import DocumentState
+    from nextword.server.engine.engine import load_engine
+    from nextword.server.engine.inline import suggest_inline
 
     url, workspace = code_server_url
     notes = workspace / "notes.md"

@@ -9,25 +9,22 @@ import pytest
 from conftest import TINY_BUNDLE, TINY_SOFTMAX_BUNDLE
 from pygls.workspace.position_codec import PositionCodec
 
-from nextword.server.bundle import BundleError
-from nextword.server.context import (
-    ContextLimits,
+from nextword.server.engine.documents import DocumentState
+from nextword.server.engine.engine import load_engine
+from nextword.server.engine.ranking import restore_case
+from nextword.server.engine.states import StateCache
+from nextword.server.lsp.convert import character_of, column_of, filter_text
+from nextword.server.model.bundle import BundleError
+from nextword.server.model.predictor import CachedStep
+from nextword.server.settings import ContextLimits, Settings, parse_settings
+from nextword.server.text.cursor import (
+    Suppressed,
     analyse_cursor,
     paragraph_tokens,
     suppressed,
     words_around,
 )
-from nextword.server.document import (
-    DocumentState,
-    DocumentText,
-    character_of,
-    column_of,
-    split_lines,
-)
-from nextword.server.engine import load_engine
-from nextword.server.ranking import filter_text, restore_case
-from nextword.server.settings import Settings, parse_settings
-from nextword.server.states import CachedStep, StateCache
+from nextword.server.text.document import DocumentText, split_lines
 
 
 def words(completions) -> list[str]:
@@ -95,23 +92,23 @@ def test_columns_round_trip_through_the_codec(encoding: str) -> None:
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("see http://exam", "in a URL or address"),
-        ("mail me at bob@exa", "in a URL or address"),
-        ("in 1990s the 12th", "after a number"),
-        ("some `co", "in inline code"),
-        ("```\nsome text", "in a code block"),
-        ("~~~~\n```\nthe", "in a code block"),
+        ("see http://exam", Suppressed.IN_ADDRESS),
+        ("mail me at bob@exa", Suppressed.IN_ADDRESS),
+        ("in 1990s the 12th", Suppressed.AFTER_NUMBER),
+        ("some `co", Suppressed.IN_INLINE_CODE),
+        ("```\nsome text", Suppressed.IN_CODE_BLOCK),
+        ("~~~~\n```\nthe", Suppressed.IN_CODE_BLOCK),
     ],
 )
-def test_no_completion_where_it_makes_no_sense(text: str, reason: str) -> None:
+def test_no_completion_where_it_makes_no_sense(text: str, reason: Suppressed) -> None:
     document = DocumentText.from_text(text)
     line = len(document) - 1
-    assert suppressed(document, line, len(document.content(line))) == reason
+    assert suppressed(document, line, len(document.content(line))) is reason
 
 
 def test_no_completion_inside_a_word() -> None:
     document = DocumentText.from_text("the government")
-    assert suppressed(document, 0, 8) == "inside a word"
+    assert suppressed(document, 0, 8) is Suppressed.INSIDE_WORD
     assert suppressed(document, 0, 14) is None
     assert suppressed(DocumentText.from_text("```\nx\n```\nafter"), 3, 5) is None
 
@@ -251,13 +248,13 @@ def test_broken_bundles_raise_bundle_error(tmp_path) -> None:
 
 
 def test_state_cache_is_bounded_per_document_and_globally() -> None:
-    step = CachedStep(np.zeros(100, np.float32), np.zeros(100, np.float32), 0)
+    step = CachedStep(np.zeros(100, np.float32), np.zeros(100, np.float32))
     cache = StateCache(document_bytes=step.nbytes * 3, total_bytes=step.nbytes * 5)
-    first, second = cache.new_document("a"), cache.new_document("b")
+    first, second = cache.new_document(), cache.new_document()
     for i in range(10):
         first.put((i,), dataclasses.replace(step))
     assert list(first.entries) == [(7,), (8,), (9,)]
-    assert first.get((8,), 1) is not None
+    assert first.get((8,)) is not None
     for i in range(3):
         second.put((i,), dataclasses.replace(step))
     assert len(cache) == 5 and len(second) == 3
@@ -302,7 +299,7 @@ def _biased_copy(tmp_path, bias: dict[str, float], declared: bool = True, stored
     import json
     import shutil
 
-    from nextword.server.bundle import MANIFEST, OUTPUT_BIAS, load_bundle, write_manifest
+    from nextword.server.model.bundle import MANIFEST, OUTPUT_BIAS, load_bundle, write_manifest
 
     path = tmp_path / "biased"
     shutil.copytree(TINY_BUNDLE, path)
@@ -350,10 +347,14 @@ def test_the_words_around_a_line_are_kept_only_while_those_lines_stay() -> None:
     ]
     line = 3
     for start, end, text in edits:
-        assert engine.words_around(document, line) == words_around(document.text, line, limits)
+        assert engine.words_around(document, document.text, line) == words_around(
+            document.text, line, limits
+        )
         document.edit(start, end, text)
         line += text.count("\n")
-        assert engine.words_around(document, line) == words_around(document.text, line, limits)
+        assert engine.words_around(document, document.text, line) == words_around(
+            document.text, line, limits
+        )
 
 
 def numeric_settings(instance: object, path: str = "") -> dict[str, object]:

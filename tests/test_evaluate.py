@@ -13,7 +13,7 @@ from conftest import TINY_BUNDLE
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nextword.server.evaluate import (
+from nextword.server.commands.evaluate import (
     FileResult,
     WordTrial,
     evaluate_files,
@@ -21,8 +21,8 @@ from nextword.server.evaluate import (
     simulate,
     summarize,
 )
-from nextword.server.evaluate_sessions import completion_words, engine_session_factory
-from nextword.server.tokenizer import fold, word_prefix_at
+from nextword.server.commands.sessions import completion_words, engine_session_factory
+from nextword.server.text.tokenizer import fold, word_prefix_at
 
 
 class ScriptedSession:
@@ -131,7 +131,7 @@ class ReplaySession(ScriptedSession):
 
 
 def _words(text: str) -> list[str]:
-    from nextword.server.tokenizer import tokenize
+    from nextword.server.text.tokenizer import tokenize
 
     return [t.text for t in tokenize(text) if t.kind == "word"]
 

@@ -17,9 +17,9 @@ pytest.importorskip("onnxruntime")
 from nextword.exporter import export  # noqa: E402
 from nextword.exporter.checkpoint import load_checkpoint  # noqa: E402
 from nextword.exporter.export import check_parity  # noqa: E402
-from nextword.server.bundle import load_bundle  # noqa: E402
 from nextword.server.cli import main as nextword  # noqa: E402
-from nextword.server.tokenizer import CONTINUE_SYMBOL, PARAGRAPH_SYMBOL  # noqa: E402
+from nextword.server.model.bundle import load_bundle  # noqa: E402
+from nextword.server.text.tokenizer import CONTINUE_SYMBOL, PARAGRAPH_SYMBOL  # noqa: E402
 
 pytestmark = pytest.mark.train
 

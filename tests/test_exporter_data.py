@@ -24,7 +24,8 @@ from nextword.exporter.data import (  # noqa: E402
 from nextword.exporter.evaluate import word_cost  # noqa: E402
 from nextword.exporter.losses import log_bessel_iv, log_vmf_normaliser  # noqa: E402
 from nextword.exporter.targets import random_targets  # noqa: E402
-from nextword.server.tokenizer import context_symbols, iter_tokens  # noqa: E402
+from nextword.server.text.tokenizer import iter_tokens  # noqa: E402
+from nextword.server.text.window import context_symbols  # noqa: E402
 
 pytestmark = pytest.mark.train
 

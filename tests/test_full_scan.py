@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from conftest import default_bundle_present
 
-from nextword.server.document import DocumentState
-from nextword.server.engine import Engine, load_engine, session_options
-from nextword.server.full_scan import GRAPH_PATH, FullScan
+from nextword.server.engine.documents import DocumentState
+from nextword.server.engine.engine import Engine, load_engine
+from nextword.server.model.full_scan import GRAPH_PATH, FullScan
+from nextword.server.model.predictor import session_options
 
 pytestmark = pytest.mark.skipif(not default_bundle_present(), reason="no default bundle")
 
@@ -32,7 +33,7 @@ def realistic_queries(engine: Engine, count: int, seed: int) -> list[np.ndarray]
     for _ in range(count):
         tokens = [words[i] for i in rng.integers(0, len(words), rng.integers(1, 12))]
         prediction = engine.prediction(document, engine.context_key(tokens))
-        queries.append(engine.query(prediction)[0])
+        queries.append(engine.search.query(prediction, engine.settings.ranking)[0])
     return queries
 
 
@@ -44,7 +45,7 @@ def test_the_graph_file_is_what_the_exporter_writes() -> None:
 
 
 def test_same_words_and_scores_as_the_exact_float_search(engine: Engine) -> None:
-    scan = engine.full_scan
+    scan = engine.search.full_scan
     assert scan is not None
     queries = realistic_queries(engine, 60, seed=1)
     rng = np.random.default_rng(2)
@@ -59,7 +60,7 @@ def test_same_words_and_scores_as_the_exact_float_search(engine: Engine) -> None
 
 def test_a_short_shortlist_falls_back_and_stays_exact(engine: Engine) -> None:
     # With no room beyond k the bound check fails, so the wider rescoring path must run.
-    full = engine.full_scan
+    full = engine.search.full_scan
     assert full is not None and engine.bundle.output_codes is not None
     n = full.n
     scales = engine.bundle.output_scales
@@ -76,11 +77,11 @@ def test_a_short_shortlist_falls_back_and_stays_exact(engine: Engine) -> None:
 def scan_and_faiss_completions(engine: Engine, text: str) -> tuple[list, list]:
     """Completions at the end of `text` with the int8 scan, then with faiss scanning instead."""
     with_scan = engine.complete(DocumentState.open("mem://scan", text), 0, len(text))
-    scan, engine.full_scan = engine.full_scan, None
+    scan, engine.search.full_scan = engine.search.full_scan, None
     try:
         without = engine.complete(DocumentState.open("mem://faiss", text), 0, len(text))
     finally:
-        engine.full_scan = scan
+        engine.search.full_scan = scan
     return with_scan, without
 
 

@@ -17,13 +17,14 @@ from hypothesis import strategies as st
 from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
 
-from nextword.server.document import (
-    DocumentState,
+from nextword.server.engine.documents import DocumentState
+from nextword.server.lsp.convert import (
+    apply_change,
     character_of,
     column_of,
-    is_fence_line,
-    split_lines,
+    position_from_client,
 )
+from nextword.server.text.document import is_fence_line, split_lines
 
 PIECES = [
     "the ", "of ", "President ", "United ", "gover", "nment ", "States. ", " ", "\t", "-", "'",
@@ -64,7 +65,7 @@ def test_any_edit_keeps_the_document_well_formed(initial: str, edit_list, encodi
     codec = PositionCodec(encoding)
     document = DocumentState.open("mem://fuzz", initial)
     for start, end, text in edit_list:
-        document.apply_change(change(start, end, text), codec)
+        apply_change(document, change(start, end, text), codec)
         assert_well_formed(document)
 
 
@@ -76,12 +77,12 @@ def test_hostile_edits_then_completion_equals_fresh(
     codec = PositionCodec(encoding)
     document = DocumentState.open("mem://fuzz-edited", initial)
     for start, end, text in edit_list:
-        document.apply_change(change(start, end, text), codec)
-        line, column = document.position_from_client(start, codec)
+        apply_change(document, change(start, end, text), codec)
+        line, column = position_from_client(document.text, start, codec)
         tiny_engine.complete(document, line, column)  # fill the cache on the way
     fresh = DocumentState.open("mem://fuzz-fresh", document.source)
     for cursor in cursors:
-        line, column = document.position_from_client(cursor, codec)
+        line, column = position_from_client(document.text, cursor, codec)
         assert 0 <= line < len(document.text)
         content = document.text.content(line)
         assert 0 <= column <= len(content)
@@ -92,8 +93,8 @@ def test_hostile_edits_then_completion_equals_fresh(
             assert character_of(codec, content, completion.column) <= codec.client_num_units(
                 content
             )
-    tiny_engine.forget(document)
-    tiny_engine.forget(fresh)
+    tiny_engine.drop_caches(document)
+    tiny_engine.drop_caches(fresh)
 
 
 units = st.lists(
@@ -123,7 +124,7 @@ def test_position_conversion_matches_the_pygls_codec(content: str, character, en
 def test_megabyte_line_costs_bounded_work(tiny_engine, encoding: str) -> None:
     """Completing anywhere on a 1 MB line runs at most one context's recurrent steps and
     reads a bounded context, whatever the position."""
-    from nextword.server.context import analyse_cursor
+    from nextword.server.text.cursor import analyse_cursor
 
     codec = PositionCodec(encoding)
     line = ("the people of the United States \u00e9 " * 40_000)[: 1 << 20]
@@ -134,15 +135,15 @@ def test_megabyte_line_costs_bounded_work(tiny_engine, encoding: str) -> None:
     memory = tiny_engine.settings.memory
     max_steps = 2 * (tiny_engine.bundle.max_context_tokens + memory.max_pairs * memory.enabled) + 2
     for character in (0, 1000, 500_000, 1 << 20, (1 << 31) - 1):
-        _, column = document.position_from_client(types.Position(0, character), codec)
+        _, column = position_from_client(document.text, types.Position(0, character), codec)
         cursor = analyse_cursor(document.text, 0, column, limits)
         if cursor is not None:
             assert sum(len(token) for token in cursor.tokens) <= limits.lookback_chars
         before = tiny_engine.stats.recurrent_steps
         tiny_engine.complete(document, 0, column)
         assert tiny_engine.stats.recurrent_steps - before <= max_steps
-        document.apply_change(
-            change(types.Position(0, character), types.Position(0, character), "x"), codec
+        apply_change(
+            document, change(types.Position(0, character), types.Position(0, character), "x"), codec
         )
     assert_well_formed(document)
-    tiny_engine.forget(document)
+    tiny_engine.drop_caches(document)

@@ -286,7 +286,7 @@ def test_malformed_messages_are_logged_and_the_user_told_once(fresh: RawServer) 
 def test_an_error_answer_carries_one_short_line_not_a_traceback() -> None:
     from pygls.exceptions import JsonRpcInternalError
 
-    from nextword.server.lsp import NextwordServer
+    from nextword.server.lsp.server import NextwordServer
 
     protocol = NextwordServer().protocol
     sent: list[object] = []
@@ -304,7 +304,7 @@ def test_an_error_answer_carries_one_short_line_not_a_traceback() -> None:
 
 
 def test_a_document_over_the_limit_is_refused_with_one_message(fresh: RawServer) -> None:
-    from nextword.server.limits import MAX_DOCUMENT_CHARS
+    from nextword.server.lsp.transport import MAX_DOCUMENT_CHARS
 
     uri = "file:///huge.txt"
     open_document(fresh, uri, "the government " * (MAX_DOCUMENT_CHARS // 15 + 1))

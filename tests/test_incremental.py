@@ -17,12 +17,13 @@ from hypothesis import strategies as st
 
 from nextword.exporter.data import provisional_to_vocab, tokenize_corpus
 from nextword.exporter.ngrams import count_ngrams
-from nextword.server.bundle import load_bundle
-from nextword.server.context import ContextLimits, span_tokens, tokenize_line
-from nextword.server.document import DocumentState, DocumentText, split_lines
-from nextword.server.engine import Engine, load_engine
-from nextword.server.ngrams import NgramSettings, table_from_arrays
-from nextword.server.settings import Settings
+from nextword.server.engine.documents import DocumentState
+from nextword.server.engine.engine import Engine, load_engine
+from nextword.server.model.bundle import load_bundle
+from nextword.server.model.ngrams import table_from_arrays
+from nextword.server.settings import ContextLimits, NgramSettings, Settings
+from nextword.server.text.cursor import span_tokens, tokenize_line
+from nextword.server.text.document import DocumentText, split_lines
 
 FRAGMENTS = [
     "the ", "gover", "n", "ment ", " ", ".", ". ", ", ", "\n", "\n\n", "\r\n", "\r", "é", "ß",

@@ -8,9 +8,9 @@ from conftest import SERVER_COMMAND, TINY_BUNDLE, units
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from nextword.server.document import DocumentState
-from nextword.server.engine import load_engine
-from nextword.server.inline import suggest_inline
+from nextword.server.engine.documents import DocumentState
+from nextword.server.engine.engine import load_engine
+from nextword.server.engine.inline import suggest_inline
 
 CLIENTS = {"vscode": "visual-studio-code", "neovim": "neovim@v0.11.0"}
 NAME = "Zorblat Quenwick"

@@ -15,17 +15,16 @@ import threading
 import pytest
 from conftest import TINY_BUNDLE
 
-from nextword.server.context import line_tokens
-from nextword.server.document import DocumentState
-from nextword.server.engine import load_engine
-from nextword.server.limits import (
+from nextword.server.engine.documents import DocumentState, RecentDocuments
+from nextword.server.engine.engine import load_engine
+from nextword.server.lsp.transport import (
     MAX_MESSAGE_BYTES,
     AsyncProtocolInput,
     ProtocolInput,
-    RecentDocuments,
     pollable,
 )
 from nextword.server.settings import parse_settings
+from nextword.server.text.cursor import line_tokens
 
 WORDS = [
     "the",
@@ -53,7 +52,7 @@ def engine_with(options: dict):
 
 
 def cached_documents(documents: list[DocumentState]) -> list[DocumentState]:
-    return [d for d in documents if any(d.caches.values())]
+    return [d for d in documents if any(vars(d.caches).values())]
 
 
 def test_documents_opened_without_end_keep_the_caches_bounded() -> None:
@@ -80,7 +79,7 @@ def test_a_dropped_document_recomputes_the_same_completions() -> None:
     before = engine.complete(first, 0, 40)
     steps = engine.stats.recurrent_steps
     engine.complete(second, 0, 18)
-    assert first.caches == {} or not len(first.caches.get("states", ()))
+    assert first.caches.states is None or not len(first.caches.states)
     assert engine.complete(first, 0, 40) == before
     assert engine.stats.recurrent_steps > steps  # recomputed on demand, not kept
 
@@ -94,7 +93,7 @@ def test_the_state_cache_obeys_its_byte_caps_while_typing_anywhere() -> None:
         line = rng.randrange(len(document.text))
         engine.complete(document, line, len(document.text.content(line)))
         assert engine.cache.nbytes <= 1 << 20
-    assert sum(entry.nbytes for entry in document.caches["states"].entries.values()) <= 1 << 20
+    assert sum(entry.nbytes for entry in document.caches.states.entries.values()) <= 1 << 20
 
 
 def test_recent_documents_hold_no_closed_document_alive() -> None:

@@ -105,7 +105,8 @@ def test_a_log_file_that_cannot_be_written_does_not_stop_the_server(
     raw = box.serve("--bundle", str(TINY_BUNDLE), "--log-file", str(target))
     try:
         session(raw)
-        messages = [m["params"] for m in raw.drain_notifications()]
+        shown = [m for m in raw.drain_notifications() if m["method"] == "window/showMessage"]
+        messages = [m["params"] for m in shown]
     finally:
         raw.stop()
     warnings = [m for m in messages if m["type"] == 2 and "log file" in m["message"]]
@@ -143,7 +144,8 @@ def test_a_data_dir_that_leads_elsewhere_is_refused(tmp_path: Path) -> None:
     raw = box.serve("--bundle", str(TINY_BUNDLE))
     try:
         session(raw, {"nextword": {"memory": {"persist": True}}}, root_uri="file:///w")
-        messages = [m["params"]["message"] for m in raw.drain_notifications()]
+        shown = [m for m in raw.drain_notifications() if m["method"] == "window/showMessage"]
+        messages = [m["params"]["message"] for m in shown]
     finally:
         raw.stop()
     assert list(outside.iterdir()) == []
@@ -161,15 +163,15 @@ def test_the_default_never_writes_a_file(tmp_path: Path) -> None:
 
 
 def test_forgetting_never_deletes_outside_the_data_dir(tmp_path: Path) -> None:
-    from nextword.server import persist
+    from nextword.server.memory import persist
 
     box = Sandbox(tmp_path)
     victim = box.root / "precious.npz"
     victim.write_bytes(b"keep me")
     (box.data / "nextword").mkdir()
     (box.data / "nextword" / "workspaces").symlink_to(box.root)
-    assert persist.forget(None, box.data / "nextword") == []
-    assert persist.forget("file:///w", box.data / "nextword") == []
+    assert persist.delete_stored(None, box.data / "nextword") == []
+    assert persist.delete_stored("file:///w", box.data / "nextword") == []
     assert victim.read_bytes() == b"keep me"
 
 
@@ -177,8 +179,8 @@ def stored_memory(box: Sandbox, workspace: str, dim: int, bundle: str = "") -> P
     """A valid stored memory for `workspace` with vectors `dim` wide."""
     import numpy as np
 
-    from nextword.server import persist
-    from nextword.server.memory import make_block
+    from nextword.server.memory import persist
+    from nextword.server.memory.blocks import make_block
 
     base = box.data / "nextword"
     path = persist.workspace_file(workspace, base)
@@ -193,7 +195,7 @@ def stored_memory(box: Sandbox, workspace: str, dim: int, bundle: str = "") -> P
 )
 def test_a_damaged_or_foreign_stored_memory_is_set_aside(tmp_path: Path, damage: str) -> None:
     """initialize answers, completions work, one warning is logged, shutdown exits 0."""
-    from nextword.server.bundle import load_bundle
+    from nextword.server.model.bundle import load_bundle
 
     box = Sandbox(tmp_path)
     dim = load_bundle(TINY_BUNDLE).output_dim
@@ -252,7 +254,8 @@ def test_forget_finds_a_workspace_however_its_uri_was_spelled(
 ) -> None:
     """Neovim leaves `(` `)` unencoded where Python writes %28 %29; a folder opened through a
     symbolic link is stored under the link's URI."""
-    from nextword.server import cli, persist
+    from nextword.server import cli
+    from nextword.server.memory import persist
 
     box = Sandbox(tmp_path)
     folder = box.root / "my notes (draft)"

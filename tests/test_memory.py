@@ -1,4 +1,4 @@
-"""The continuous cache (memory.py): the document's own words, found by context."""
+"""The document cache (memory/): the document's own words, found by context."""
 
 from __future__ import annotations
 
@@ -10,21 +10,16 @@ from conftest import TINY_BUNDLE, TINY_SOFTMAX_BUNDLE, default_bundle_present
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nextword.server import memory
-from nextword.server.context import analyse_cursor
-from nextword.server.document import DocumentState
-from nextword.server.engine import Engine, load_engine
-from nextword.server.memory import (
-    MOST_WORDS,
-    MemorySettings,
-    assemble,
-    combine_mass,
-    extended_block,
-    make_block,
-    mixed_scores,
-    piece_bounds,
-)
-from nextword.server.settings import Settings, parse_settings
+from nextword.server.engine.documents import DocumentState
+from nextword.server.engine.engine import Engine, load_engine
+from nextword.server.memory import blocks, pieces, units
+from nextword.server.memory import document as document_memory
+from nextword.server.memory.blocks import extended_block, make_block
+from nextword.server.memory.mixing import MOST_WORDS, combine_mass, mixed_scores
+from nextword.server.memory.pieces import piece_bounds
+from nextword.server.memory.units import assemble
+from nextword.server.settings import MemorySettings, Settings, parse_settings
+from nextword.server.text.cursor import analyse_cursor
 
 NAME = "Zorblat Quenwick"
 # Far more lines than the ranking's nearby-words window, so only the memory can know the name.
@@ -83,7 +78,7 @@ def test_workspace_memory_shares_words_between_open_documents() -> None:
     engine.complete(first, STORY.count("\n"), 6)
     other = DocumentState.open("mem://b", "Here Zo")
     assert "Zorblat" in words_at_end(engine, other)
-    engine.forget(first)  # closed: its words go with it
+    engine.drop_caches(first)  # closed: its words go with it
     other = DocumentState.open("mem://c", "Here Zo")
     assert "Zorblat" not in words_at_end(engine, other)
 
@@ -92,18 +87,18 @@ def test_the_memory_is_bounded_by_max_pairs() -> None:
     engine = engine_with(max_pairs=10)
     document = DocumentState.open("mem://story", STORY + "Zo")
     words_at_end(engine, document)
-    assert 0 < len(document.caches["memory"]) <= 10
+    assert 0 < len(document.caches.memory) <= 10
     assert "Zorblat" not in words_at_end(engine, document)  # the name is further back
 
 
 def test_typing_inside_a_word_reuses_the_block(memory_engine: Engine) -> None:
     document = DocumentState.open("mem://typing", STORY + "Z")
     words_at_end(memory_engine, document)
-    blocks = document.caches["memory"].blocks
+    blocks = document.caches.memory.blocks
     steps = memory_engine.stats.recurrent_steps
     document.edit((STORY.count("\n"), 7), (STORY.count("\n"), 7), "o")
     words_at_end(memory_engine, document)
-    assert all(a is b for a, b in zip(document.caches["memory"].blocks, blocks))
+    assert all(a is b for a, b in zip(document.caches.memory.blocks, blocks))
     assert memory_engine.stats.recurrent_steps == steps
 
 
@@ -122,18 +117,20 @@ def test_a_piece_grown_word_by_word_equals_one_built_at_once(
     memory_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     walked: list[str] = []
-    build_unit = memory.build_unit
-    monkeypatch.setattr(memory, "build_unit", lambda *a: walked.append(a[3]) or build_unit(*a))
+    build_unit = document_memory.build_unit
+    monkeypatch.setattr(
+        document_memory, "build_unit", lambda *a: walked.append(a[2]) or build_unit(*a)
+    )
     line = "The keeper of the lighthouse saw Zorblat Quenwick and the keeper waved at "
     document = DocumentState.open("mem://grown", "")
     for end in range(1, len(line) + 1):
         document.edit((0, end - 1), (0, end - 1), line[end - 1])
         memory_engine.complete(document, 0, end)
     assert "waved " in walked  # the last word alone: the piece before it was reused
-    grown = document.caches["memory"].blocks[-1]
+    grown = document.caches.memory.blocks[-1]
     fresh_document = DocumentState.open("mem://fresh-grown", line)
     memory_engine.complete(fresh_document, 0, len(line))
-    fresh = fresh_document.caches["memory"].blocks[-1]
+    fresh = fresh_document.caches.memory.blocks[-1]
     assert grown.words == fresh.words and grown.written == fresh.written
     assert np.array_equal(grown.vectors, fresh.vectors)
     assert np.array_equal(grown.previous, fresh.previous)
@@ -143,7 +140,7 @@ def test_softmax_bundles_complete_without_the_memory() -> None:
     engine = engine_with(TINY_SOFTMAX_BUNDLE)
     document = DocumentState.open("mem://story", STORY + "Zo")
     words_at_end(engine, document)
-    assert "memory" not in document.caches
+    assert document.caches.memory is None
 
 
 def test_memory_settings_are_read_and_checked() -> None:
@@ -193,8 +190,7 @@ def test_pairs_after_the_same_token_count_more() -> None:
 
 
 def test_every_block_sees_the_token_before_the_cursor_word() -> None:
-    """combine_mass once overwrote the previous token with its running total (a shadowed
-    name), so the same-token factor reached only the first block."""
+    """The same-token factor applies in every block, not only the first."""
     vectors = np.ones((1, 2), dtype=np.float32) / np.sqrt(2)
     first = make_block(vectors, ["x"], ["x"], ["zorblat"])
     second = make_block(vectors, ["y"], ["y"], ["zorblat"])
@@ -208,27 +204,26 @@ def test_every_block_sees_the_token_before_the_cursor_word() -> None:
     assert masses["y"][0] == pytest.approx(4.0 / 6.0)  # 4 for y after zorblat, 1 + 1 for x
 
 
-def combine_mass_by_dicts(blocks, query, typed, previous, settings):
-    """combine_mass as first written: every word's mass through a dict, all of them sorted."""
+def shares_by_dicts(blocks, query, typed, previous, settings):
+    """The cache distribution the slow way: every word's mass summed through a dict over the
+    blocks (spelling from the first block that has it), each word's share of the total, the
+    MOST_WORDS likeliest. The normalisation's extras (min_norm, half_weight_pairs) are checked
+    against figures of their own below; here they are off."""
+    assert settings.min_norm == 0 and settings.half_weight_pairs == 0
     total: dict[str, tuple[float, str]] = {}
     for block in blocks:
         for word, (mass, written) in mass_of(block, query, typed, previous, settings).items():
             seen = total.get(word)
             total[word] = (mass + seen[0], seen[1]) if seen else (mass, written)
     norm = sum(mass for mass, _ in total.values())
-    if norm <= 0.0:
-        return {}
-    norm = max(norm, settings.min_norm)
-    pairs = sum(len(block) for block in blocks)
-    norm *= (pairs + settings.half_weight_pairs) / max(pairs, 1)
     best = sorted(total.items(), key=lambda item: (-item[1][0], item[0]))[:MOST_WORDS]
     return {word: (mass / norm, written) for word, (mass, written) in best}
 
 
-def test_combined_masses_equal_the_plain_dict_computation() -> None:
+def test_combined_masses_equal_the_shares_summed_by_dicts() -> None:
     rng = np.random.default_rng(7)
     vocabulary = [f"w{i:03d}" for i in range(300)]
-    settings = MemorySettings(theta=3.0)
+    settings = MemorySettings(theta=3.0, half_weight_pairs=0.0)
     for trial in range(40):
         blocks = []
         for size in rng.integers(0, 900, rng.integers(1, 4)):
@@ -242,7 +237,7 @@ def test_combined_masses_equal_the_plain_dict_computation() -> None:
         query /= np.linalg.norm(query)
         for typed in ("", "w0", "w1", "w29", "x"):
             fast = combine_mass(blocks, query, typed, vocabulary[1], settings)
-            plain = combine_mass_by_dicts(blocks, query, typed, vocabulary[1], settings)
+            plain = shares_by_dicts(blocks, query, typed, vocabulary[1], settings)
             assert list(fast) == list(plain)
             assert [w for _, w in fast.values()] == [w for _, w in plain.values()]
             assert np.allclose([m for m, _ in fast.values()], [m for m, _ in plain.values()])
@@ -287,7 +282,7 @@ def test_long_lines_split_into_stable_pieces() -> None:
     assert typing[:-1] == pieces[: len(typing) - 1]
 
 
-def assert_same_block(block: memory.MemoryBlock, expected: memory.MemoryBlock) -> None:
+def assert_same_block(block: blocks.MemoryBlock, expected: blocks.MemoryBlock) -> None:
     assert block.words == expected.words and block.written == expected.written
     assert block.tokens == expected.tokens
     for name in ("vectors", "starts", "previous", "positions"):
@@ -331,12 +326,12 @@ def test_the_stable_block_moving_down_long_documents_equals_a_fresh_one(
     (the blocks made for it are adopted when it comes, dropped when another key comes)."""
     engine = engine_with(**window)
     extended: list[int] = []
-    original = memory.extended_block
-    monkeypatch.setattr(memory, "extended_block", lambda *a: extended.append(a[1]) or original(*a))
+    original = units.extended_block
+    monkeypatch.setattr(units, "extended_block", lambda *a: extended.append(a[1]) or original(*a))
     adopted: list[bool] = []  # whether the adopted state moved the stable block
-    adopt = memory.DocumentMemory.adopt
+    adopt = document_memory.DocumentMemory.adopt
     monkeypatch.setattr(
-        memory.DocumentMemory,
+        document_memory.DocumentMemory,
         "adopt",
         lambda self, *a: adopted.append(a[0].stable is not self.stable) or adopt(self, *a),
     )
@@ -350,13 +345,15 @@ def test_the_stable_block_moving_down_long_documents_equals_a_fresh_one(
                 words_at_end(engine, document)
                 if prepare:
                     engine.prepare_next_word(document, *end_of(document))
-                kept = document.caches["memory"]
+                kept = document.caches.memory
                 fresh_block = assemble(kept.last_units[:-1], engine.bundle.output_dim)
                 assert_same_block(kept.stable, fresh_block)
                 cursor = analyse_cursor(document.text, *end_of(document), engine.settings.context)
                 if cursor is not None:  # None right after punctuation
-                    fresh_memory = memory.DocumentMemory(engine.bundle.output_dim)
-                    fresh_units, _ = fresh_memory.window_units(engine, document, cursor)
+                    fresh_memory = document_memory.DocumentMemory(engine.bundle.output_dim)
+                    fresh_units, _ = fresh_memory.window_units(
+                        engine.memory_reader(document), document.text, cursor
+                    )
                     assert [unit.written for unit in kept.last_units] == [
                         unit.written for unit in fresh_units
                     ]
@@ -380,6 +377,6 @@ def test_the_stable_block_moving_down_long_documents_equals_a_fresh_one(
 def test_a_piece_tokenized_after_its_start_tokenizes_like_a_whole_one(first, space, rest) -> None:
     """piece_tokens reuses the tokens of the piece tokenized just before when it is a prefix
     ending in a space or tab (the cursor's piece, one word shorter)."""
-    memory.piece_tokens.cache_clear()
-    memory.piece_tokens(first + space)
-    assert memory.piece_tokens(first + space + rest) == memory._tokens_of(first + space + rest)
+    pieces.piece_tokens.cache_clear()
+    pieces.piece_tokens(first + space)
+    assert pieces.piece_tokens(first + space + rest) == pieces._tokens_of(first + space + rest)

@@ -19,8 +19,8 @@ from nextword.exporter.ngram_pruning import (
     relative_entropy_costs,
 )
 from nextword.exporter.ngrams import count_ngrams, sequences
-from nextword.server.engine import Engine, Prediction
-from nextword.server.ngrams import (
+from nextword.server.engine.engine import Engine
+from nextword.server.model.ngrams import (
     FILE_NAME,
     NgramError,
     NgramTable,
@@ -28,8 +28,9 @@ from nextword.server.ngrams import (
     load_ngrams,
     table_from_arrays,
 )
+from nextword.server.model.predictor import Prediction
+from nextword.server.model.vocab import Vocabulary
 from nextword.server.settings import Settings
-from nextword.server.vocab import Vocabulary
 
 WORDS = ["a", "and", "barks", "big", "cat", "dog", "gentlemen", "ladies", "sat", "the", "women"]
 WORDS += [f"w{number:03d}" for number in range(300)]
@@ -208,11 +209,11 @@ def test_the_engine_keeps_fourgram_evidence_apart_by_the_third_last_word(
     paragraphs = [np.asarray([a, b, c, x])] * 3 + [np.asarray([y, b, c, z])] * 3
     arrays = count_ngrams(paragraphs, vocab, 64, order=4)
     table = table_from_arrays(arrays, len(vocab), vocab.n_words)
-    engine = Engine(bundle, Settings())
-    engine.ngrams = table
+    ranker = Engine(bundle, Settings()).ranker
+    ranker.ngrams = table
     scores = np.zeros((1, 1), np.float32)
-    first = engine.ngram_evidence(Prediction(scores, key=(a, b, c)), 0, vocab.n_words)
-    second = engine.ngram_evidence(Prediction(scores, key=(y, b, c)), 0, vocab.n_words)
+    first = ranker.ngram_evidence(Prediction(scores, key=(a, b, c)), 0, vocab.n_words, Settings())
+    second = ranker.ngram_evidence(Prediction(scores, key=(y, b, c)), 0, vocab.n_words, Settings())
     assert first is not None and second is not None
     best = {int(e.ids[np.argmax(e.explicit)]) for e in (first, second)}
     assert best == {x, z}

@@ -1,4 +1,4 @@
-"""Corpus word counts (exporter/ngrams.py writes, server/ngrams.py reads) and their ranking."""
+"""Corpus word counts (exporter/ngrams.py writes, server/model/ngrams.py reads), ranked."""
 
 from __future__ import annotations
 
@@ -10,12 +10,18 @@ import pytest
 from conftest import TINY_BUNDLE, default_bundle_present
 
 from nextword.exporter.ngrams import count_ngrams, sequences
-from nextword.server.bundle import BundleError, load_bundle, write_manifest
-from nextword.server.document import DocumentState
-from nextword.server.engine import Engine, load_engine
-from nextword.server.ngrams import FILE_NAME, NgramError, NgramTable, load_ngrams, table_from_arrays
+from nextword.server.engine.documents import DocumentState
+from nextword.server.engine.engine import Engine, load_engine
+from nextword.server.model.bundle import BundleError, load_bundle, write_manifest
+from nextword.server.model.ngrams import (
+    FILE_NAME,
+    NgramError,
+    NgramTable,
+    load_ngrams,
+    table_from_arrays,
+)
+from nextword.server.model.vocab import Vocabulary
 from nextword.server.settings import Settings
-from nextword.server.vocab import Vocabulary
 
 WORDS = ["and", "gentlemen", "ladies", "the", "women"]
 
@@ -168,9 +174,11 @@ def test_log_total_is_the_partition_of_the_exact_scores(engine: Engine) -> None:
     document = DocumentState.open("mem://z", "")
     for words in (["the"], ["ladies", "and"], ["it", "is", "a", "truth"]):
         prediction = engine.prediction(document, engine.context_key(words))
-        scores = engine._rows() @ engine.query(prediction)[0]
+        scores = engine.search.rows() @ engine.search.query(prediction, engine.settings.ranking)[0]
         exact = float(np.log(np.exp(scores.astype(np.float64) - scores.max()).sum()))
-        assert engine.log_total(prediction) == pytest.approx(exact + scores.max(), abs=1e-2)
+        assert engine.search.log_total(prediction, engine.settings.ranking) == pytest.approx(
+            exact + scores.max(), abs=1e-2
+        )
         assert prediction.step is not None and prediction.step.log_total is not None
 
 
@@ -187,9 +195,15 @@ def test_ranking_equals_the_mixture_over_every_matching_word(engine: Engine) -> 
     ]:  # fmt: skip
         prediction = engine.prediction(document, engine.context_key(words))
         lo, hi = vocab.prefix_range(prefix)
-        network = engine._rows()[lo:hi] @ engine.query(prediction)[0]
-        p_network = np.exp(network.astype(np.float64) - engine.log_total(prediction))
-        evidence = engine.ngrams.evidence(prediction.key, lo, hi, settings.discount)
+        network = (
+            engine.search.rows()[lo:hi]
+            @ engine.search.query(prediction, engine.settings.ranking)[0]
+        )
+        p_network = np.exp(
+            network.astype(np.float64)
+            - engine.search.log_total(prediction, engine.settings.ranking)
+        )
+        evidence = engine.ranker.ngrams.evidence(prediction.key, lo, hi, settings.discount)
         explicit = np.zeros(hi - lo)
         explicit[evidence.ids - lo] = evidence.explicit
         weight = settings.weight

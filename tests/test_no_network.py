@@ -178,8 +178,8 @@ def in_process_run(tmp_path: Path, environment: dict[str, str]) -> subprocess.Co
     program = f"""
 import time
 import onnxruntime
-from nextword.server.document import DocumentState
-from nextword.server.engine import load_engine
+from nextword.server.engine.documents import DocumentState
+from nextword.server.engine.engine import load_engine
 engine = load_engine({str(TINY_BUNDLE)!r})
 print(len(engine.complete(DocumentState.open("file:///n.txt", "The gov"), 0, 7)))
 time.sleep(3)

@@ -16,10 +16,12 @@ from conftest import SERVER_COMMAND, TINY_BUNDLE
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from nextword.server import cli, persist
-from nextword.server.document import DocumentState
-from nextword.server.engine import Engine, load_engine
-from nextword.server.memory import make_block
+from nextword.server import cli
+from nextword.server.engine import stored
+from nextword.server.engine.documents import DocumentState
+from nextword.server.engine.engine import Engine, load_engine
+from nextword.server.memory import persist
+from nextword.server.memory.blocks import make_block
 from nextword.server.settings import Settings
 
 NAME = "Zorblat Quenwick"
@@ -77,36 +79,36 @@ def test_nothing_is_written_outside_the_data_dir(tmp_path: Path) -> None:
 
 def test_persistence_is_off_by_default(data_home: Path) -> None:
     engine = engine_with()
-    persist.attach(engine, WORKSPACE)
-    assert not persist.remember(engine, learn_story(engine))
+    stored.attach(engine, WORKSPACE)
+    assert not stored.store_learned(engine, learn_story(engine))
     assert not data_home.exists()
 
 
 def test_learned_words_survive_a_restart_and_forgetting_removes_them(data_home: Path) -> None:
     engine = engine_with(persist=True)
-    persist.attach(engine, WORKSPACE)
-    assert persist.remember(engine, learn_story(engine))
+    stored.attach(engine, WORKSPACE)
+    assert stored.store_learned(engine, learn_story(engine))
     path = persist.workspace_file(WORKSPACE)
     assert path.is_file() and stat.S_IMODE(path.stat().st_mode) == 0o600
 
     restarted = engine_with(persist=True)
-    persist.attach(restarted, WORKSPACE)
+    stored.attach(restarted, WORKSPACE)
     assert completes_name(restarted)
     assert not completes_name(engine_with())  # without persistence nothing carries over
 
-    assert persist.forget_learned(restarted, WORKSPACE, everything=False) == 1
+    assert stored.forget_stored(restarted, WORKSPACE, everything=False) == 1
     assert not path.exists()
     assert not completes_name(restarted)
     again = engine_with(persist=True)
-    persist.attach(again, WORKSPACE)
+    stored.attach(again, WORKSPACE)
     assert not completes_name(again)
 
 
 def test_the_cli_forgets_every_workspace(data_home: Path, capsys) -> None:
     engine = engine_with(persist=True)
     for workspace in (WORKSPACE, "file:///other"):
-        persist.attach(engine, workspace)
-        persist.remember(engine, learn_story(engine))
+        stored.attach(engine, workspace)
+        stored.store_learned(engine, learn_story(engine))
     assert len(list((data_home / "workspaces").iterdir())) == 2
     assert cli.main(["forget", "--all"]) == 0
     assert list((data_home / "workspaces").iterdir()) == []

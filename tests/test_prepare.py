@@ -8,11 +8,11 @@ import dataclasses
 import pytest
 from conftest import TINY_BUNDLE, default_bundle_present
 
-from nextword.server.context import AFTER_PUNCTUATION, suppressed
-from nextword.server.document import DocumentState, DocumentText
-from nextword.server.engine import Engine, load_engine
-from nextword.server.ranking import RankingWeights
-from nextword.server.settings import Settings
+from nextword.server.engine.documents import DocumentState
+from nextword.server.engine.engine import Engine, load_engine
+from nextword.server.settings import RankingWeights, Settings
+from nextword.server.text.cursor import Suppressed, suppressed
+from nextword.server.text.document import DocumentText
 
 
 @pytest.fixture
@@ -24,10 +24,10 @@ class CountingSearch:
     """Counts the int8 whole-vocabulary scans an engine runs."""
 
     def __init__(self, engine: Engine) -> None:
-        assert engine.full_scan is not None
-        self.search = engine.full_scan.search
+        assert engine.search.full_scan is not None
+        self.search = engine.search.full_scan.search
         self.calls = 0
-        engine.full_scan.search = self  # type: ignore[method-assign]
+        engine.search.full_scan.search = self  # type: ignore[method-assign]
 
     def __call__(self, *args, **kwargs):
         self.calls += 1
@@ -153,11 +153,11 @@ def test_nothing_is_prepared_with_the_cache_off() -> None:
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("He lived in Dallas,", AFTER_PUNCTUATION),
-        ("the end.", AFTER_PUNCTUATION),
-        ('it gave "priority"', AFTER_PUNCTUATION),
-        ('it said "no."', AFTER_PUNCTUATION),
-        ("(see above)", AFTER_PUNCTUATION),
+        ("He lived in Dallas,", Suppressed.AFTER_PUNCTUATION),
+        ("the end.", Suppressed.AFTER_PUNCTUATION),
+        ('it gave "priority"', Suppressed.AFTER_PUNCTUATION),
+        ('it said "no."', Suppressed.AFTER_PUNCTUATION),
+        ("(see above)", Suppressed.AFTER_PUNCTUATION),
         ('directed to "', None),  # an opening quote: the word follows it directly
         ('and ("', None),
         ("see (", None),
@@ -165,9 +165,11 @@ def test_nothing_is_prepared_with_the_cache_off() -> None:
         ("Dallas,Harr", None),  # a word typed glued to the comma is still completed
     ],
 )
-def test_no_completion_right_after_closing_punctuation(text: str, reason: str | None) -> None:
+def test_no_completion_right_after_closing_punctuation(
+    text: str, reason: Suppressed | None
+) -> None:
     document = DocumentText.from_text(text)
-    assert suppressed(document, 0, len(text)) == reason
+    assert suppressed(document, 0, len(text)) is reason
 
 
 def test_right_after_punctuation_nothing_is_offered_and_the_space_is_prepared(
@@ -184,15 +186,46 @@ def test_right_after_punctuation_nothing_is_offered_and_the_space_is_prepared(
 @pytest.mark.skipif(not default_bundle_present(), reason="no default bundle in server/")
 def test_with_corpus_counts_the_prepared_space_looks_nothing_up() -> None:
     engine = load_engine()
-    assert engine.ngrams is not None
+    assert engine.ranker.ngrams is not None
     document = DocumentState.open("mem://a", "")
     engine.complete(document, *type_text(document, "Ladies and"))
     assert engine.prepare_next_word(document, *end_of(document))
     scans, steps = CountingSearch(engine), engine.stats.recurrent_steps
     lookups = []
-    evidence = engine.ngrams.evidence
-    engine.ngrams.evidence = lambda *args: lookups.append(args) or evidence(*args)  # type: ignore[method-assign]
+    evidence = engine.ranker.ngrams.evidence
+    engine.ranker.ngrams.evidence = lambda *args: lookups.append(args) or evidence(*args)  # type: ignore[method-assign]
     completions = engine.complete(document, *type_text(document, " "))
     assert (scans.calls, engine.stats.recurrent_steps - steps, lookups) == (0, 0, [])
     assert completions[0].text == "gentlemen"
     assert completions == fresh_completions(engine, "Ladies and ")
+
+
+def test_preparing_reads_a_copy_and_leaves_the_document_as_it_is(engine: Engine) -> None:
+    document = DocumentState.open("mem://copy", "The people of the United")
+    text, lines = document.text, list(document.text.lines)
+    seen: list[object] = []
+    complete_cursor = engine.complete_cursor
+
+    def watch(doc, text_read, *args, **kwargs):
+        seen.append((doc.text, text_read))
+        return complete_cursor(doc, text_read, *args, **kwargs)
+
+    engine.complete_cursor = watch  # type: ignore[method-assign]
+    try:
+        assert engine.prepare_next_word(document, 0, len(lines[0]))
+    finally:
+        del engine.complete_cursor
+    assert seen and all(live is text and read is not text for live, read in seen)
+    assert document.text is text and document.text.lines == lines
+
+
+def test_a_prediction_drops_no_other_documents_caches() -> None:
+    """Only a request marks a document used (and may drop the least recent one's caches): a
+    prediction for a second document of the same URI leaves the first one's states alone."""
+    engine = load_engine(TINY_BUNDLE, Settings(cached_documents=1))
+    first = DocumentState.open("mem://same", "the people of")
+    engine.complete(first, 0, 13)
+    assert first.caches.states is not None and len(first.caches.states)
+    second = DocumentState.open("mem://same", "the people of")
+    engine.prediction(second, engine.context_key(["the", "people"]))
+    assert len(first.caches.states)

@@ -8,7 +8,7 @@ import sys
 import pytest
 from conftest import TINY_BUNDLE, default_bundle_present
 
-from nextword.server.complete import main
+from nextword.server.commands.complete import main
 
 
 def run(capsys, *argv: str) -> list[list[str]]:

@@ -19,8 +19,8 @@ from lsprotocol import types
 from pytest_lsp import client_capabilities, make_test_lsp_client
 from test_incremental import all_positions, edits, offset_of, position_of, texts
 
-from nextword.server.document import DocumentState
-from nextword.server.engine import load_engine
+from nextword.server.engine.documents import DocumentState
+from nextword.server.engine.engine import load_engine
 
 PROFILES = ["visual-studio-code", "neovim@v0.11.0"]
 _counter = itertools.count()

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from nextword.server.tokenizer import (
+from nextword.server.text.tokenizer import (
     CONTINUE_SYMBOL,
     NUMBER_SYMBOL,
     PARAGRAPH_SYMBOL,
-    context_symbols,
     fold,
     is_word,
     paragraph_units,
     tokenize,
     word_prefix_at,
 )
+from nextword.server.text.window import context_symbols
 
 
 def texts(text: str) -> list[str]:

@@ -10,7 +10,6 @@ import {
   RevealOutputChannelOn,
   type ServerOptions,
   ShowMessageNotification,
-  State,
   TransportKind,
 } from "vscode-languageclient/node";
 
@@ -23,10 +22,15 @@ import {
   SECTION,
   serverSettings,
 } from "./settings";
-import { StatusItem } from "./status";
+import { type ServerState, StatusItem } from "./status";
 
 /** Optional notification the server may send: `{ state: "ready" | "noModel" | "error", message? }`. */
 const STATUS_NOTIFICATION = "nextword/status";
+const SERVER_STATES: Record<string, ServerState | undefined> = {
+  ready: "ready",
+  "no-model": "noModel",
+  error: "error",
+};
 const MAX_CRASHES = 3;
 const CRASH_WINDOW_MS = 3 * 60 * 1000;
 
@@ -133,9 +137,6 @@ class ClientController implements vscode.Disposable {
       await client.dispose().catch(() => undefined);
       return;
     }
-    if (this.status.state === "starting") {
-      this.status.set("ready", `${resolved} ${launch.args.join(" ")}`);
-    }
   }
 
   private async stopNow(): Promise<void> {
@@ -206,11 +207,6 @@ class ClientController implements vscode.Disposable {
     client.onNotification(STATUS_NOTIFICATION, (params: { state?: string; message?: string }) =>
       this.onStatusNotification(params),
     );
-    client.onDidChangeState((event) => {
-      if (event.newState === State.Running && this.status.state === "error") {
-        this.status.set("ready");
-      }
-    });
     return client;
   }
 
@@ -230,16 +226,12 @@ class ClientController implements vscode.Disposable {
     return { action: CloseAction.Restart, handled: true };
   }
 
-  /** The server reports user-facing problems (a bundle that fails to load) with showMessage. */
+  /** The server reports user-facing problems (a bundle that fails to load) with showMessage;
+   * the status bar follows nextword/status. */
   private onShowMessage(type: MessageType, message: string): void {
     const text = message.startsWith("nextword") ? message : `nextword: ${message}`;
     if (type === MessageType.Error) {
       this.log.error(message);
-      if (/\b(bundle|model)\b/i.test(message)) {
-        this.status.set("noModel", message);
-      } else {
-        this.status.set("error", message);
-      }
       this.offerFix(
         vscode.window.showErrorMessage(text, "Open Settings", "Show Log"),
         "nextword.bundle",
@@ -253,10 +245,13 @@ class ClientController implements vscode.Disposable {
     }
   }
 
+  /** nextword/status: {state: "ready" | "no-model" | "error", message}, sent by the server once
+   * initialized and whenever it (re)loads its model. */
   private onStatusNotification(params: { state?: string; message?: string }): void {
     const detail = params.message;
-    if (params.state === "ready" || params.state === "noModel" || params.state === "error") {
-      this.status.set(params.state, detail);
+    const state = SERVER_STATES[params.state ?? ""];
+    if (state !== undefined) {
+      this.status.set(state, detail);
     }
     if (detail !== undefined) {
       this.log.info(`server status ${String(params.state)}: ${detail}`);

@@ -3,7 +3,7 @@ import * as readline from "readline";
 import type { Readable } from "stream";
 import type * as vscode from "vscode";
 
-// `nextword serve` logs "2026-01-31 12:00:00,123 LEVEL logger: message" (server/lsp.py).
+// `nextword serve` logs "2026-01-31 12:00:00,123 LEVEL logger: message" (server/lsp/server.py).
 const LOG_LINE = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) (.*)$/;
 
 export function logServerLine(line: string, log: vscode.LogOutputChannel): void {

@@ -127,7 +127,7 @@ export function readSettings(): ClientSettings {
     bundle: config.get<string>("bundle", "").trim(),
     languages: config.get<string[]>("languages", [...DEFAULT_LANGUAGES]),
     maxItems: config.get<number>("maxItems", 6),
-    inlineSuggestions: config.get<boolean>("inlineSuggestions", false),
+    inlineSuggestions: config.get<boolean>("inlineSuggestions", true),
     serverSettings: guardedServerSettings(config),
   };
 }
@@ -139,8 +139,7 @@ export function serverSettings(settings: ClientSettings): { [SECTION]: ServerSet
       bundle: settings.bundle,
       maxItems: settings.maxItems,
       languages: settings.languages,
-      // Sent only when on: a server without inline completion reports unknown settings.
-      ...(settings.inlineSuggestions ? { inlineSuggestions: true } : {}),
+      inlineSuggestions: settings.inlineSuggestions,
     },
   };
 }

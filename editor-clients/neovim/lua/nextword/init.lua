@@ -36,7 +36,7 @@ M.defaults = {
     autotrigger = true,
     trigger_on_letters = true,
     completeopt = 'menuone,noselect,popup',
-    inline = false,
+    inline = true,
   },
 }
 

@@ -1,0 +1,1 @@
+"""The `nextword` subcommands other than `serve`."""

@@ -1,0 +1,45 @@
+"""`nextword serve`: the language server over stdio (lsp/server.py)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any
+
+from nextword.server.lsp.server import serve
+from nextword.server.lsp.transport import log_handler
+
+
+def configure_logging(log_file: str | None, verbose: bool) -> str | None:
+    """Log to the file (else stderr); returns why the file cannot be used, if it cannot."""
+    handler, problem = log_handler(log_file)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    if not verbose:
+        logging.getLogger("pygls").setLevel(logging.WARNING)
+    return problem
+
+
+def protocol_stdout() -> Any:
+    """The real stdout for the protocol; fd 1 and sys.stdout then point at stderr, so a stray
+    print (ours or a native library's) can never corrupt the message stream."""
+    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
+    return protocol_out
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="nextword serve", description=__doc__.split("\n")[0])
+    parser.add_argument("--log-file", help="write the log here instead of stderr")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--bundle", help="model bundle directory (overrides the setting)")
+    parser.add_argument("--stdio", action="store_true", help="accepted for editors; the default")
+    args = parser.parse_args(argv)
+    problem = configure_logging(args.log_file, args.verbose)
+    return serve(args.bundle, problem, protocol_stdout())

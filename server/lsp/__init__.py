@@ -1,0 +1,1 @@
+"""The language server: handlers, LSP <-> engine conversion, transport hardening, a client."""

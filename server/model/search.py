@@ -1,0 +1,211 @@
+"""Scoring the vocabulary against a prediction: the exact faiss search and the int8 full scan.
+
+score = similarity * (model's score for the word) + prior * log(word's corpus frequency)
+
+The model's score is a log-probability up to a constant: output.e_w + b_w for continuous bundles
+with a learned word bias, log p(word) for softmax bundles, and for continuous bundles without a
+bias a scaled cosine plus the log frequency (`COSINE_CONCENTRATION`). The prior folds into the
+vector search, which stays exact.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import TypeVar
+
+import faiss
+import numpy as np
+
+from nextword.server.model.bundle import Bundle
+from nextword.server.model.full_scan import FullScan
+from nextword.server.model.predictor import Prediction, log_sum_exp, session_options
+from nextword.server.settings import RankingWeights
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+KEPT_SEARCHES = 32
+"""Whole-vocabulary searches kept (`WordSearch.search_everything`): ~1 KB each."""
+COSINE_CONCENTRATION = 10.0
+"""Bundles without a learned word bias: a word's model score is
+COSINE_CONCENTRATION * (cos(output, e_w) - cos(mean row, e_w)) + log frequency(w). The
+concentration puts the cosine on the scale of a log-probability; the mean-row term corrects the
+"hubs" (words whose vectors lie near the table's centre, which nearest-neighbour decoding
+over-predicts)."""
+
+
+def log_priors(counts: list[int]) -> np.ndarray:
+    array = np.asarray(counts, dtype=np.float64) + 1.0
+    return np.log(array / array.sum()).astype(np.float32)
+
+
+class WordSearch:
+    """The bundle's words, scored against predictions under the ranking weights."""
+
+    def __init__(self, bundle: Bundle) -> None:
+        self.bundle = bundle
+        faiss.omp_set_num_threads(1)
+        n_words = bundle.vocab.n_words
+        self.n_words = n_words
+        self.priors = log_priors(bundle.vocab.counts[:n_words])
+        self.rarest_prior = float(self.priors.min())
+        # Every id's log prior; symbols (the unknown word among them) get the rarest word's.
+        self.all_priors = np.full(len(bundle.vocab), self.rarest_prior, dtype=np.float32)
+        self.all_priors[:n_words] = self.priors
+        self.index: faiss.IndexFlatIP | None = None
+        self.full_scan: FullScan | None = None
+        self.searches: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        if bundle.output_codes is not None:
+            table = bundle.output_embeddings
+            if bundle.output_bias is not None:
+                self.word_bias = bundle.output_bias.astype(np.float32)
+            else:
+                mean = table[:n_words].mean(axis=0)
+                hub = mean / max(float(np.linalg.norm(mean)), 1e-12)
+                hubness = (table @ hub).astype(np.float32)
+                self.word_bias = self.all_priors - COSINE_CONCENTRATION * hubness
+            # Rows [e_w; b_w; log frequency_w] and queries [similarity * q; similarity; prior]:
+            # the inner product is the whole score but the document's bonus, so the search is
+            # exact. faiss keeps the only float32 copy of the rows (49 MB for 32k words); the
+            # bundle keeps them as int8.
+            self.index = faiss.IndexFlatIP(table.shape[1] + 2)
+            self.index.add(
+                np.hstack(
+                    [table[:n_words], self.word_bias[:n_words, None], self.priors[:, None]]
+                ).astype(np.float32)
+            )
+            self.full_scan = self._full_scan(bundle, n_words)
+
+    @property
+    def continuous(self) -> bool:
+        return self.index is not None
+
+    def _full_scan(self, bundle: Bundle, n_words: int) -> FullScan | None:
+        """The int8 search for an empty prefix (full_scan.py); None: faiss scans everything."""
+        assert self.index is not None and bundle.output_codes is not None
+        assert bundle.output_scales is not None
+        try:
+            return FullScan(
+                bundle.output_codes[:n_words], bundle.output_scales[:n_words], self.rows(),
+                session_options(),
+            )  # fmt: skip
+        except Exception as error:  # onnxruntime raises its own exception types
+            log.warning("int8 full scan unavailable, faiss scans every row (%s)", error)
+            return None
+
+    def rows(self) -> np.ndarray:
+        """faiss's rows [e_w; b_w; log frequency_w], float32 [n_words, dim + 2], not copied."""
+        assert self.index is not None
+        n_words, width = self.index.ntotal, self.index.d
+        return faiss.rev_swig_ptr(self.index.get_xb(), n_words * width).reshape(n_words, width)
+
+    def model_vector(self, prediction: Prediction) -> np.ndarray:
+        """Continuous: q such that a word's model score is q.e_w + b_w, float32 [dim]."""
+        if self.bundle.output_bias is not None:
+            return prediction.scores[0]
+        return COSINE_CONCENTRATION * prediction.direction[0]
+
+    def model_scores(self, prediction: Prediction, ids: np.ndarray) -> np.ndarray:
+        """The model's scores (log-probabilities up to a constant) of the words `ids`."""
+        if self.index is None:
+            return prediction.scores[ids]
+        rows = self.bundle.output_rows(ids)
+        return rows @ self.model_vector(prediction) + self.word_bias[ids]
+
+    def query(self, prediction: Prediction, weights: RankingWeights) -> np.ndarray:
+        """The search vector for a continuous prediction under the weights."""
+        direction = weights.similarity * self.model_vector(prediction)
+        extra = np.asarray([weights.similarity, weights.prior], dtype=np.float32)
+        return np.concatenate([direction, extra])[None, :].astype(np.float32)
+
+    def scores(
+        self, prediction: Prediction, lo: int, hi: int, extra: list[int], weights: RankingWeights,
+        keep: bool,
+    ) -> dict[int, float]:  # fmt: skip
+        """{word id: score without the document bonus} for the best words in [lo, hi) and
+        for the `extra` ids (`keep`: a whole-vocabulary search may be kept for later)."""
+        scores: dict[int, float] = {}
+        k = min(weights.candidates, hi - lo)
+        if self.index is not None:
+            query = self.query(prediction, weights)
+            if k > 0 and self.full_scan is not None and hi - lo == self.full_scan.n:
+                found, ids = self.search_everything(prediction, query[0], k, weights, keep)
+                scores.update(zip(ids.tolist(), found.tolist()))
+            elif k > 0:
+                params = faiss.SearchParameters(sel=faiss.IDSelectorRange(lo, hi))
+                values, found_ids = self.index.search(query, k, params=params)
+                for value, word_id in zip(values[0].tolist(), found_ids[0].tolist()):
+                    if word_id >= 0:
+                        scores[word_id] = value
+            missing = [word_id for word_id in extra if word_id not in scores]
+            if missing:
+                ids = np.asarray(missing)
+                values = weights.similarity * self.model_scores(prediction, ids)
+                values = values + weights.prior * self.all_priors[ids]
+                scores.update(zip(missing, values.tolist()))
+            return scores
+        log_probs = prediction.scores
+        if k > 0:
+            in_range = weights.similarity * log_probs[lo:hi] + weights.prior * self.priors[lo:hi]
+            best = np.argpartition(-in_range, k - 1)[:k] if k < hi - lo else np.arange(hi - lo)
+            for offset in best.tolist():
+                scores[lo + offset] = float(in_range[offset])
+        for word_id in extra:
+            if word_id not in scores:
+                value = weights.similarity * log_probs[word_id]
+                scores[word_id] = float(value + weights.prior * self.all_priors[word_id])
+        return scores
+
+    def search_everything(
+        self, prediction: Prediction, query: np.ndarray, k: int, weights: RankingWeights,
+        keep: bool,
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """(scores, ids) of the k best words of the whole vocabulary (the int8 full scan), kept
+        for the last few contexts when `keep`: a scan run while the user paused answers the
+        keystroke after the space. The same context, weights and k give the same answer, so a
+        kept one is exact."""
+        assert self.full_scan is not None
+        if not keep:
+            return self.full_scan.search(query, k)
+        full_scan = self.full_scan
+        return memoized(
+            self.searches,
+            (prediction.key, weights.similarity, weights.prior, k),
+            KEPT_SEARCHES,
+            lambda: full_scan.search(query, k),
+        )
+
+    def log_total(self, prediction: Prediction, weights: RankingWeights) -> float:
+        """log sum over all words of exp(score without the document bonus): the scores'
+        normalising constant, cached with the prediction's state."""
+        token = (weights.similarity, weights.prior)
+        step = prediction.step
+        if step is not None and step.log_total is not None and step.log_total[0] == token:
+            return step.log_total[1]
+        if self.index is None:
+            scores = weights.similarity * prediction.scores[: self.n_words]
+            value = log_sum_exp(scores + weights.prior * self.priors)
+        elif self.full_scan is not None:
+            value = log_sum_exp(self.full_scan.approximate(self.query(prediction, weights)[0]))
+        else:
+            value = log_sum_exp(self.rows() @ self.query(prediction, weights)[0])
+        if step is not None:
+            step.log_total = (token, value)
+        return value
+
+
+def memoized(
+    table: OrderedDict[Hashable, T], key: Hashable, limit: int, compute: Callable[[], T]
+) -> T:
+    """table[key], computed and kept on first use; beyond `limit` entries the least recently
+    used one goes."""
+    value = table.get(key)
+    if value is not None:
+        table.move_to_end(key)
+        return value
+    value = table[key] = compute()
+    while len(table) > limit:
+        table.popitem(last=False)
+    return value
