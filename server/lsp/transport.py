@@ -81,8 +81,8 @@ def checked_body(body: bytes, on_undecodable: Callable[[bytes], None] | None) ->
     return body
 
 
-class ProtocolInput:
-    """A reader for pygls' message loop (`readline` and `read`) that keeps it in step."""
+class BoundedInput:
+    """The input stream with its message size limit and what to do with an undecodable body."""
 
     def __init__(
         self,
@@ -94,6 +94,10 @@ class ProtocolInput:
         self.max_message_bytes = max_message_bytes
         self.on_undecodable = on_undecodable
 
+
+class ProtocolInput(BoundedInput):
+    """A reader for pygls' message loop (`readline` and `read`) that keeps it in step."""
+
     def readline(self) -> bytes:
         # Bounded: a stream without line ends must not grow one line without end.
         line = self.stream.readline(self.max_message_bytes + 64)
@@ -103,7 +107,7 @@ class ProtocolInput:
         return checked_body(self.stream.read(size), self.on_undecodable)
 
 
-class AsyncProtocolInput:
+class AsyncProtocolInput(BoundedInput):
     """`ProtocolInput` for pygls' asynchronous loop (`readline`, `readexactly` awaitables),
     reading the pipe on the event loop itself.
 
@@ -119,9 +123,7 @@ class AsyncProtocolInput:
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         on_undecodable: Callable[[bytes], None] | None = None,
     ) -> None:
-        self.stream = stream
-        self.max_message_bytes = max_message_bytes
-        self.on_undecodable = on_undecodable
+        super().__init__(stream, max_message_bytes, on_undecodable)
         self.limit = max_message_bytes + 64
         self._reader: asyncio.StreamReader | None = None
         self._threaded: ProtocolInput | None = None
