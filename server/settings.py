@@ -45,7 +45,7 @@ class RankingWeights:
 class NgramSettings:
     enabled: bool = True
     """Use the bundle's word counts when it has them (`ngrams.npz`)."""
-    weight: float = 0.4
+    weight: float = 0.7
     """lambda in (1 - lambda) * p_network + lambda * p_ngram (0..1); 1: the counts' own backoff
     alone decides how much the network says."""
     discount: float = 0.75

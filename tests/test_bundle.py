@@ -176,6 +176,6 @@ def test_the_committed_default_bundle_verifies(capsys: pytest.CaptureFixture[str
         pytest.fail(f"the default bundle is missing from {DEFAULT_BUNDLE}")
     bundle = load_bundle()
     assert bundle.path == DEFAULT_BUNDLE
-    assert sum(bundle.sizes.values()) <= 30_000_000
+    assert sum(bundle.sizes.values()) <= 40_000_000  # the default bundle stays in git history
     assert info.main([]) == 0
     assert str(DEFAULT_BUNDLE) in capsys.readouterr().out

@@ -255,13 +255,14 @@ def test_a_trigram_without_its_bigram_is_refused(tmp_path: Path, vocab: Vocabula
 
 
 def test_count_settings_are_checked() -> None:
-    from nextword.server.settings import parse_settings
+    from nextword.server.settings import NgramSettings, parse_settings
 
     settings, problems = parse_settings(
         {"nextword": {"ngrams": {"weight": 1.5, "discount": 1.0, "enabled": False}}}
     )
     assert settings.ngrams.enabled is False
-    assert settings.ngrams.weight == 0.4 and settings.ngrams.discount == 0.75
+    defaults = NgramSettings()
+    assert settings.ngrams.weight == defaults.weight and settings.ngrams.discount == 0.75
     assert len(problems) == 2
     assert "ngrams.weight = 1.5 is invalid (expected a number from 0 to 1)" in problems[0]
     settings, problems = parse_settings({"ngrams": {"weight": 1, "discount": 0}})
