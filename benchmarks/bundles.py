@@ -9,6 +9,8 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+from fetch import extract_tar
+
 from nextword.server.model.bundle import BundleError, read_manifest
 
 log = logging.getLogger("benchmarks.bundles")
@@ -37,7 +39,7 @@ def bundle_from_git(commit: str, cache: Path, repo: Path = REPO) -> Path:
     ).stdout  # fmt: skip
     partial = folder.with_name(folder.name + ".partial")
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(partial, filter="data")
+        extract_tar(tar, partial)
     partial.rename(folder)
     return bundle
 

@@ -96,6 +96,20 @@ def npm(name: str, version: str, cache: Path) -> Unpacked:
     return _finish(staging, folder, f"npm package {name} {version}")
 
 
+def extract_tar(archive: tarfile.TarFile, destination: Path) -> None:
+    """Extract plain files and folders only, all inside `destination` (the "data" filter where
+    this Python has it, else the same rule checked here: it came before 3.11.4)."""
+    if hasattr(tarfile, "data_filter"):
+        archive.extractall(destination, filter="data")
+        return
+    root = destination.resolve()
+    for member in archive.getmembers():
+        target = (destination / member.name).resolve()
+        if not (member.isfile() or member.isdir()) or not target.is_relative_to(root):
+            raise RuntimeError(f"refusing archive member {member.name!r}")
+    archive.extractall(destination)
+
+
 def _unpack_tarball(fetched: subprocess.CompletedProcess[str], staging: Path, pattern: str) -> None:
     """Unpack the tarball a fetch left in `staging` into `staging/root`, then delete it."""
     archives = sorted(staging.glob(pattern))
@@ -103,5 +117,5 @@ def _unpack_tarball(fetched: subprocess.CompletedProcess[str], staging: Path, pa
         shutil.rmtree(staging, ignore_errors=True)
         raise RuntimeError(f"{' '.join(fetched.args)} failed: {fetched.stderr[-500:]}")
     with tarfile.open(archives[0]) as archive:
-        archive.extractall(staging / "root", filter="data")
+        extract_tar(archive, staging / "root")
     archives[0].unlink()
