@@ -134,11 +134,6 @@ def file_paragraphs(text: str, mode: ParagraphMode = "auto") -> list[str]:
     return [block for block in _BLANK_LINES.split(text) if block.strip()]
 
 
-def iter_paragraphs(files: Iterable[CorpusFile], mode: ParagraphMode = "auto") -> Iterator[str]:
-    for file in files:
-        yield from file_paragraphs(read_text(file.path), mode)
-
-
 def split_paragraphs(
     files: Iterable[CorpusFile], dev_every: int = DEV_EVERY, mode: ParagraphMode = "auto"
 ) -> Iterator[tuple[CorpusFile, str, bool]]:
