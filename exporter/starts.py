@@ -195,7 +195,6 @@ def build_trainer(
 ) -> Trainer:
     """A new run from args, or the run in args.out continued (--resume)."""
     args.corpus = [str(Path(c).expanduser().resolve()) for c in args.corpus]
-    args.world_size = workers.world
     torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // workers.world))
     start = choose_start(args, workers, train_softmax)
     args, data = start.args, start.data
