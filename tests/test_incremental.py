@@ -120,11 +120,12 @@ def test_incremental_equals_fresh(initial: str, edit_list) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(initial=texts, edit_list=edits, prepare=st.booleans())
-def test_typing_a_character_at_a_time_equals_fresh(initial: str, edit_list, prepare: bool) -> None:
-    """Typing the final text into an empty document, asking at every keystroke (and, with
-    `prepare`, preparing a space after each one, as the server does when the user pauses: then
-    every answer, prepared or not, is compared with a fresh engine's)."""
+@given(initial=texts, edit_list=edits, ahead=st.sampled_from(["none", "speculate", "prepare"]))
+def test_typing_a_character_at_a_time_equals_fresh(initial: str, edit_list, ahead: str) -> None:
+    """Typing the final text into an empty document, asking at every keystroke; with `ahead`,
+    doing after each one what the server does ahead of a space (`speculate`: the step and the
+    search on the worker thread, let finish; `prepare`: the whole completion, as when the user
+    pauses): then every answer, prepared or not, is compared with a fresh engine's."""
     _, text = run_edits(shared_engine, initial, edit_list)
     document = DocumentState.open("mem://typed", "")
     for offset, char in enumerate(text):
@@ -132,12 +133,16 @@ def test_typing_a_character_at_a_time_equals_fresh(initial: str, edit_list, prep
         document.edit(position, position, char)
         cursor = position_of(text[: offset + 1], offset + 1)
         completions = shared_engine.complete(document, *cursor)
-        if prepare:
+        if ahead != "none":
             fresh = DocumentState.open("mem://fresh", text[: offset + 1])
             assert completions == Engine(shared_engine.bundle, TEST_SETTINGS).complete(
                 fresh, *cursor
             ), (text[: offset + 1], cursor)
+        if ahead == "prepare":
             shared_engine.prepare_next_word(document, *cursor)
+        elif ahead == "speculate" and shared_engine.speculate(document, *cursor):
+            assert shared_engine.speculation.job is not None
+            shared_engine.speculation.job.future.result()
     assert document.source == text
     assert_equals_fresh(shared_engine, document, text, all_positions(text)[-40:])
 

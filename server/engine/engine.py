@@ -2,8 +2,7 @@
 
 In-process API (the language server, `nextword complete` and the evaluation all use it):
 
-    from nextword.server import ONNXRUNTIME_TELEMETRY_ON
-from nextword.server.engine.documents import DocumentState
+    from nextword.server.engine.documents import DocumentState
     from nextword.server.engine.engine import Engine, load_engine
 
     engine = load_engine()                   # default bundle; load_engine(path, settings)
@@ -11,18 +10,15 @@ from nextword.server.engine.documents import DocumentState
     document.edit((0, 24), (0, 24), "t")     # (line, column) in code points
     for item in engine.complete(document, line=0, column=25):
         print(item.text, item.score)         # Completion(text="United", ...)
-    engine.drop_caches(document)             # e.g. on close
 
 `complete` is made of public pieces other features reuse: `analyse_cursor` (text/cursor.py)
 gives the typed prefix and the paragraph's tokens, `context_key` turns the tokens into the
 network's input ids, `prediction(document, key)` brings the document's cached state up to the
-key (0 steps if cached, usually 1 at a word boundary, at most max_context_tokens), `rank`
-(ranking.py) searches the prefix's id range and mixes in the corpus counts, the nearby words and
-the document cache, and `finish` restores case and applies maxItems.
-
-Work per keystroke is bounded whatever the document length: the look-back is bounded
-(`ContextLimits`), states are cached by context content (states.py), and the faiss search is
-restricted to the prefix's id range.
+key (0 steps if cached, usually 1 at a word boundary, at most max_context_tokens), `rank` and
+`finish` (ranking.py) search the prefix's id range, mix in the corpus counts, the nearby words
+and the document cache, restore case and apply maxItems. Work per keystroke is bounded whatever
+the document length: the look-back is bounded (`ContextLimits`), states are cached by context
+content (states.py), and the search is restricted to the prefix's id range.
 """
 
 from __future__ import annotations
@@ -36,7 +32,8 @@ import numpy as np
 from nextword.server import ONNXRUNTIME_TELEMETRY_ON
 from nextword.server.engine.documents import DocumentState, RecentDocuments
 from nextword.server.engine.prepared import Completion, PreparedSpace
-from nextword.server.engine.ranking import Candidate, Ranker, restore_case
+from nextword.server.engine.ranking import Candidate, Ranker, finish
+from nextword.server.engine.speculation import Speculation
 from nextword.server.engine.states import DocumentStates, StateCache
 from nextword.server.memory.blocks import MemoryBlock
 from nextword.server.memory.document import DocumentMemory
@@ -71,6 +68,7 @@ class EngineStats:
     recurrent_steps: int = 0
     cache_hits: int = 0
     completions: int = 0
+    speculations_used: int = 0
 
 
 class Engine:
@@ -81,6 +79,7 @@ class Engine:
         self.network = Network(bundle)
         self.search = WordSearch(bundle)
         self.ranker = Ranker(self.vocab, self.search, bundle.ngrams)
+        self.speculation = Speculation(self.network, self.search)
         self.cache = StateCache(0, 0)
         self.prepared: PreparedSpace | None = None
         self.recent = RecentDocuments(self.settings.cached_documents)
@@ -146,6 +145,8 @@ class Engine:
         states = self.document_states(document)
         known = len(key)
         entry = states.get(key)
+        if entry is None and (taken := self.take_speculation(states, key)) is not None:
+            return taken
         while entry is None and known > 1:
             known -= 1
             entry = states.get(key[:known])
@@ -160,6 +161,18 @@ class Engine:
             entry = CachedStep(state, scores)
             states.put(key[:length], entry)
         return Prediction(scores, len(key) - known, key, entry)  # type: ignore[arg-type]
+
+    def take_speculation(self, states: DocumentStates, key: Key) -> Prediction | None:
+        """The step to `key` and the search after it, if `speculate` had them run."""
+        outcome = self.speculation.take(key, self.settings.ranking)
+        if outcome is None:
+            return None
+        self.stats.recurrent_steps += 1
+        self.stats.speculations_used += 1
+        entry = CachedStep(outcome.state, outcome.scores)
+        states.put(key, entry)
+        self.search.keep_scan(key, self.settings.ranking, outcome.scan, entry)
+        return Prediction(outcome.scores, 1, key, entry)
 
     # -- ranking --------------------------------------------------------------------------------
 
@@ -270,35 +283,8 @@ class Engine:
             limit=4 * self.settings.max_items + 8,
             memory=self.memory_words(blocks, prediction, cursor.prefix, cursor.previous_token),
         )
-        return self.finish(candidates, cursor)
-
-    def finish(self, candidates: list[Candidate], cursor: Cursor) -> list[Completion]:
-        """Restore case, drop duplicates and no-ops, apply min_score and max_items."""
-        settings = self.settings
-        results: list[Completion] = []
-        seen: set[str] = set()
-        sentence_start = cursor.sentence_start
-        for candidate in candidates:
-            if settings.min_score is not None and candidate.score < settings.min_score:
-                break
-            text = restore_case(candidate.display, cursor.prefix, sentence_start)
-            # Inserting exactly what is typed changes nothing: leave it out.
-            if text == cursor.prefix or text in seen:
-                continue
-            seen.add(text)
-            results.append(
-                Completion(
-                    text,
-                    candidate.score,
-                    cursor.line,
-                    cursor.word_start,
-                    cursor.column,
-                    candidate.in_vocabulary,
-                )
-            )
-            if len(results) >= settings.max_items:
-                break
-        return results
+        self.speculation.note_ranking(text, cursor, candidates[0].folded if candidates else None)
+        return finish(candidates, cursor, self.settings)
 
     # -- idle preparation -----------------------------------------------------------------------
 
@@ -308,27 +294,49 @@ class Engine:
         counts' lookup and the search's partition (the costly part of the keystroke after a
         space), and the whole completion (`PreparedSpace`). The server calls it while the user
         pauses. Returns whether there was anything to prepare."""
-        text = document.text
-        line, column = text.clamp(line, column)
-        if not self.search.continuous or not self.settings.cache or column == 0:
-            return False
-        if text.content(line)[column - 1].isspace():
-            return False  # a space adds nothing here: this context was searched by the request
-        if suppressed(text, line, column) not in PREPARED_AFTER:
+        line, column = document.text.clamp(line, column)
+        key = self.key_after_space(document.text, line, column)
+        if key is None:
             return False
         self.use(document)
-        # After a space the context is the paragraph up to here, the word included: the
-        # tokens of text[..column] (a space adds no token).
-        tokens, truncated = paragraph_tokens(text, line, column, self.settings.context)
-        prediction = self.prediction(document, self.context_key(tokens, truncated))
+        prediction = self.prediction(document, key)
         weights = self.settings.ranking
-        k = min(weights.candidates, self.vocab.n_words)
+        k = self.search.everything_k(weights)
         if self.search.full_scan is not None and k > 0:
             query = self.search.query(prediction, weights)[0]
             self.search.search_everything(prediction, query, k, weights, keep=True)
             if self.ranker.ngram_evidence(prediction, 0, self.vocab.n_words, self.settings):
                 self.search.log_total(prediction, weights)
         self._complete_after_space(document, line, column)
+        return True
+
+    def key_after_space(self, text: DocumentText, line: int, column: int) -> Key | None:
+        """The network's input after a space typed at (line, column), where a space there is
+        worth preparing (a word can be completed after it and it adds a step)."""
+        if not self.search.continuous or not self.settings.cache or column == 0:
+            return None
+        if text.content(line)[column - 1].isspace():
+            return None  # a space adds nothing here: this context was searched by the request
+        if suppressed(text, line, column) not in PREPARED_AFTER:
+            return None
+        # After a space the context is the paragraph up to here, the word included: the
+        # tokens of text[..column] (a space adds no token).
+        tokens, truncated = paragraph_tokens(text, line, column, self.settings.context)
+        return self.context_key(tokens, truncated)
+
+    def speculate(self, document: DocumentState, line: int, column: int) -> bool:
+        """Start the step and the whole-vocabulary search a space typed at (line, column) will
+        need, on the worker thread (speculation.py), when the state before the word is cached
+        and the word typed there led its prefix's ranking. Returns whether a job was started."""
+        line, column = document.text.clamp(line, column)
+        key = self.key_after_space(document.text, line, column)
+        states = self.document_states(document)
+        parent = None if key is None or key in states.entries else states.entries.get(key[:-1])
+        if parent is None or key is None or self.search.full_scan is None:
+            return False
+        if not self.speculation.word_may_end(document.text, line, column):
+            return False
+        self.speculation.start(key, parent.state, self.settings.ranking)
         return True
 
     def _complete_after_space(self, document: DocumentState, line: int, column: int) -> None:

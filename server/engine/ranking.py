@@ -16,12 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nextword.server.engine.prepared import Completion
 from nextword.server.memory.mixing import mixed_scores
 from nextword.server.model.ngrams import Evidence, NgramTable
 from nextword.server.model.predictor import Prediction
 from nextword.server.model.search import WordSearch, memoized
 from nextword.server.model.vocab import Vocabulary
 from nextword.server.settings import Settings
+from nextword.server.text.cursor import Cursor
 from nextword.server.text.tokenizer import fold
 
 KEPT_EVIDENCES = 16
@@ -59,6 +61,33 @@ def restore_case(display: str, typed: str, sentence_start: bool) -> str:
     if not typed and sentence_start:
         return capitalise(display)
     return display
+
+
+def finish(candidates: list[Candidate], cursor: Cursor, settings: Settings) -> list[Completion]:
+    """Restore case, drop duplicates and no-ops, apply min_score and max_items."""
+    results: list[Completion] = []
+    seen: set[str] = set()
+    for candidate in candidates:
+        if settings.min_score is not None and candidate.score < settings.min_score:
+            break
+        text = restore_case(candidate.display, cursor.prefix, cursor.sentence_start)
+        # Inserting exactly what is typed changes nothing: leave it out.
+        if text == cursor.prefix or text in seen:
+            continue
+        seen.add(text)
+        results.append(
+            Completion(
+                text,
+                candidate.score,
+                cursor.line,
+                cursor.word_start,
+                cursor.column,
+                candidate.in_vocabulary,
+            )
+        )
+        if len(results) >= settings.max_items:
+            break
+    return results
 
 
 def keep_typed(word: str, typed: str) -> str | None:

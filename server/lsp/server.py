@@ -25,7 +25,7 @@ import gc
 import logging
 import sys
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -99,6 +99,7 @@ class NextwordServer(LanguageServer):
         self.pending_messages: list[tuple[types.MessageType, str]] = []
         self.initialized = False
         self.preparation: asyncio.TimerHandle | None = None
+        self.speculation: asyncio.Handle | None = None
         self.refused_documents: set[str] = set()
         """Open documents over MAX_DOCUMENT_CHARS: nothing is served for them."""
         self.told_of_malformed_input = False
@@ -163,6 +164,8 @@ class NextwordServer(LanguageServer):
 
     def load_model(self) -> None:
         """Load the bundle into an engine, or remember why it cannot be used."""
+        if self.engine is not None:
+            self.engine.speculation.close()
         self.engine, self.bundle_error, self.status = None, None, "error"
         gc.unfreeze()  # a previous model becomes collectable
         try:
@@ -211,30 +214,35 @@ class NextwordServer(LanguageServer):
         return document.language_id in self.settings.languages
 
     def schedule_preparation(self, document: DocumentState, line: int, column: int) -> None:
-        """Prepare a space typed at (line, column) if no edit comes for a while."""
+        """Start the step and search a space typed at (line, column) will need once this
+        answer is sent (`Engine.speculate`), and prepare the whole completion there if no edit
+        comes for a while."""
         self.cancel_preparation()
         if self.engine is None or not self.settings.prepare_next_word:
             return
-        self.preparation = asyncio.get_running_loop().call_later(
-            PREPARE_AFTER_SECONDS, self.prepare_now, document, document.version, line, column
+        loop, at = asyncio.get_running_loop(), (document, document.version, line, column)
+        self.speculation = loop.call_soon(self.work_ahead, Engine.speculate, *at)
+        self.preparation = loop.call_later(
+            PREPARE_AFTER_SECONDS, self.work_ahead, Engine.prepare_next_word, *at
         )
 
     def cancel_preparation(self) -> None:
-        if self.preparation is not None:
-            self.preparation.cancel()
-            self.preparation = None
+        for handle in filter(None, (self.speculation, self.preparation)):
+            handle.cancel()
+        self.speculation = self.preparation = None
 
-    def prepare_now(self, document: DocumentState, version: int, line: int, column: int) -> None:
-        self.preparation = None
+    def work_ahead(self, work: Callable[..., bool], document: DocumentState, *at: int) -> None:
+        """Run `work` for the document at `at` = (version, line, column), if it is still open
+        at that version."""
+        version, line, column = at
         engine = self.engine
         if engine is None or self.documents.get(document.uri) is not document:
             return
-        if document.version != version:
-            return
         try:
-            engine.prepare_next_word(document, line, column)
+            if document.version == version:
+                work(engine, document, line, column)
         except Exception:  # a failed preparation costs only the speed-up
-            log.exception("preparing the next word at %s %d:%d failed", document.uri, line, column)
+            log.exception("%s at %s %d:%d failed", work.__name__, document.uri, line, column)
 
 
 server = NextwordServer()
@@ -331,6 +339,7 @@ def stats(ls: NextwordServer, params: Any) -> dict[str, Any]:
         "loaded": True,
         "recurrentSteps": engine.stats.recurrent_steps,
         "cacheHits": engine.stats.cache_hits,
+        "speculationsUsed": engine.stats.speculations_used,
         "completions": engine.stats.completions,
         "cachedStates": len(engine.cache),
         "cachedBytes": engine.cache.nbytes,

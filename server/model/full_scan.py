@@ -62,8 +62,11 @@ class FullScan:
         self.fallbacks = 0
         self._last: tuple[bytes, np.ndarray] | None = None  # (query, approx) of the last run
 
-    def _run(self, query: np.ndarray, k: int) -> list[np.ndarray]:
-        outputs = self.session.run(
+    def scan(self, query: np.ndarray, k: int) -> list[np.ndarray]:
+        """The graph's outputs [values, ids, approx, step] for query float32 [dim + 2] and the
+        k best by approximation. Touches no state of this object: a worker thread may run it
+        (onnxruntime releases the GIL while it runs)."""
+        return self.session.run(
             None,
             {
                 "q": query[None, : self.dim],
@@ -71,17 +74,28 @@ class FullScan:
                 "k": np.asarray([k], dtype=np.int64),
             },
         )
-        self._last = (query.tobytes(), outputs[2][0])
+
+    def shortlist_size(self, k: int) -> int:
+        """How many rows `search` rescores exactly for the k best."""
+        return min(max(self.shortlist, k), self.n)
+
+    def _run(self, query: np.ndarray, k: int) -> list[np.ndarray]:
+        outputs = self.scan(query, k)
+        self.remember(query, outputs)
         return outputs
+
+    def remember(self, query: np.ndarray, outputs: list[np.ndarray]) -> None:
+        """Keep a run's approximations for `approximate` with the same query."""
+        self._last = (query.tobytes(), outputs[2][0])
 
     def approximate(self, query: np.ndarray) -> np.ndarray:
         """Every row's approximate score, float32 [n] (each off by at most step * l1_w); the
         last search's, without a second run, when it was for the same query."""
         query = np.ascontiguousarray(query, dtype=np.float32)
-        if self._last is None or self._last[0] != query.tobytes():
-            self._run(query, 1)
-        assert self._last is not None
-        return self._last[1]
+        last = self._last
+        if last is None or last[0] != query.tobytes():
+            return self._run(query, 1)[2][0]
+        return last[1]
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids) of the k best rows for query float32 [dim + 2], best first."""
@@ -89,13 +103,19 @@ class FullScan:
         if k <= 0:
             return np.empty(0, np.float32), np.empty(0, np.int64)
         query = np.ascontiguousarray(query, dtype=np.float32)
-        shortlist = min(max(self.shortlist, k), self.n)
-        values, ids, approx, step = self._run(query, shortlist)
+        return self.finish(query, k, self._run(query, self.shortlist_size(k)))
+
+    def finish(
+        self, query: np.ndarray, k: int, outputs: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`search`'s answer from a run of the graph for the shortlist (`shortlist_size(k)`):
+        the shortlist rescored exactly, and every row that could still reach the top k."""
+        values, ids, approx, step = outputs
         candidates = ids[0]
         exact = self.rows[candidates] @ query
         tau = float(np.partition(exact, -k)[-k])
         bound = float(step) * self.largest_l1 + SLACK
-        if shortlist < self.n and float(values[0, -1]) + bound >= tau:
+        if len(candidates) < self.n and float(values[0, -1]) + bound >= tau:
             self.fallbacks += 1
             reach = approx[0] + float(step) * self.l1 + SLACK >= tau
             candidates = np.union1d(candidates, np.flatnonzero(reach))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import faiss
@@ -20,8 +21,9 @@ import numpy as np
 
 from nextword.server.model.bundle import Bundle
 from nextword.server.model.full_scan import FullScan
-from nextword.server.model.predictor import Prediction, log_sum_exp, session_options
+from nextword.server.model.predictor import CachedStep, Prediction, log_sum_exp, session_options
 from nextword.server.settings import RankingWeights
+from nextword.server.text.window import Key
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,18 @@ over-predicts)."""
 def log_priors(counts: list[int]) -> np.ndarray:
     array = np.asarray(counts, dtype=np.float64) + 1.0
     return np.log(array / array.sum()).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ScanAhead:
+    """A whole-vocabulary search run ahead of its keystroke (`WordSearch.scan_ahead`)."""
+
+    query: np.ndarray
+    outputs: list[np.ndarray]
+    """The int8 graph's outputs (their approximations serve `log_total`'s later runs)."""
+    found: tuple[np.ndarray, np.ndarray]
+    """(scores, ids) as `search_everything` returns them."""
+    log_total: float
 
 
 class WordSearch:
@@ -172,15 +186,42 @@ class WordSearch:
         full_scan = self.full_scan
         return memoized(
             self.searches,
-            (prediction.key, weights.similarity, weights.prior, k),
+            kept_search_key(prediction.key, weights, k),
             KEPT_SEARCHES,
             lambda: full_scan.search(query, k),
         )
 
+    def everything_k(self, weights: RankingWeights) -> int:
+        """How many words a whole-vocabulary search returns."""
+        return min(weights.candidates, self.n_words)
+
+    def scan_ahead(self, scores: np.ndarray, weights: RankingWeights) -> ScanAhead:
+        """The whole-vocabulary search and the log partition for the network output `scores`
+        (`Prediction.scores`), for `keep_scan`. Changes nothing here: a worker thread runs it
+        (engine/speculation.py)."""
+        full_scan = self.full_scan
+        assert full_scan is not None
+        query = self.query(Prediction(scores), weights)[0]
+        k = self.everything_k(weights)
+        outputs = full_scan.scan(query, full_scan.shortlist_size(k))
+        found = full_scan.finish(query, k, outputs)
+        return ScanAhead(query, outputs, found, log_sum_exp(outputs[2][0]))
+
+    def keep_scan(
+        self, key: Key, weights: RankingWeights, ahead: ScanAhead, step: CachedStep
+    ) -> None:
+        """Keep a `scan_ahead` for the context `key` (whose cached step is `step`) as
+        `search_everything` and `log_total` keep theirs: the same values."""
+        assert self.full_scan is not None
+        self.full_scan.remember(ahead.query, ahead.outputs)
+        kept = kept_search_key(key, weights, self.everything_k(weights))
+        memoized(self.searches, kept, KEPT_SEARCHES, lambda: ahead.found)
+        step.log_total = (total_token(weights), ahead.log_total)
+
     def log_total(self, prediction: Prediction, weights: RankingWeights) -> float:
         """log sum over all words of exp(score without the document bonus): the scores'
         normalising constant, cached with the prediction's state."""
-        token = (weights.similarity, weights.prior)
+        token = total_token(weights)
         step = prediction.step
         if step is not None and step.log_total is not None and step.log_total[0] == token:
             return step.log_total[1]
@@ -194,6 +235,16 @@ class WordSearch:
         if step is not None:
             step.log_total = (token, value)
         return value
+
+
+def total_token(weights: RankingWeights) -> tuple[float, float]:
+    """What `log_total` depends on besides the prediction."""
+    return (weights.similarity, weights.prior)
+
+
+def kept_search_key(key: Key, weights: RankingWeights, k: int) -> tuple:
+    """What a kept whole-vocabulary search depends on: the context, the weights and k."""
+    return (key, weights.similarity, weights.prior, k)
 
 
 def memoized(
