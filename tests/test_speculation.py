@@ -19,7 +19,9 @@ TEXT = "the government of the people, by the people and for the government"
 
 @pytest.fixture
 def engine() -> Engine:
-    return load_engine(TINY_BUNDLE)
+    engine = load_engine(TINY_BUNDLE)
+    engine.speculation.starved_share = 0.0  # a loaded test machine must not pause it
+    return engine
 
 
 class MainThreadSteps:
@@ -87,3 +89,16 @@ def test_a_speculation_under_other_settings_is_not_used(engine: Engine) -> None:
     position = type_text(document, " ")
     assert engine.complete(document, *position) == fresh_completions(engine, document.source)
     assert engine.stats.speculations_used == 0
+
+
+@pytest.mark.parametrize("starved_share", [0.0, 1.01])
+def test_a_starved_worker_pauses_speculation(engine: Engine, starved_share: float) -> None:
+    """A job that did not get a processor for most of its time (here: all of them, with a
+    share no job reaches) stops the next ones for a while."""
+    engine.speculation.starved_share = starved_share
+    document = DocumentState.open("mem://a", "")
+    engine.complete(document, *type_text(document, "the government"))
+    assert engine.speculate(document, *end_of(document))
+    finished(engine)
+    engine.complete(document, *type_text(document, " of"))
+    assert engine.speculate(document, *end_of(document)) == (starved_share == 0.0)

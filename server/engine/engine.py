@@ -336,8 +336,7 @@ class Engine:
             return False
         if not self.speculation.word_may_end(document.text, line, column):
             return False
-        self.speculation.start(key, parent.state, self.settings.ranking)
-        return True
+        return self.speculation.start(key, parent.state, self.settings.ranking)
 
     def _complete_after_space(self, document: DocumentState, line: int, column: int) -> None:
         """The whole completion for the text with a space typed at (line, column), computed on

@@ -1,22 +1,27 @@
 """The costly part of the keystroke after a space, started while the word before it is typed.
 
-A space typed after a word costs a recurrent step over the word (~0.5 ms), a search of the
-whole vocabulary (~1.4 ms, reading the 12 MB int8 table, then ~0.3 ms to rescore its shortlist)
-and the scores' log partition: most of that keystroke. After a completion at the end of a word,
-`Speculation.start` runs them on a worker thread, for the word as typed so far (onnxruntime
-releases the GIL while it runs, so the event loop goes on answering). A newer start replaces a
+A space typed after a word costs a recurrent step over the word (~0.5 ms) and a search of the
+whole vocabulary (~1.4 ms reading the 12 MB int8 table, then ~0.3 ms rescoring its shortlist):
+most of that keystroke. After a completion at the end of a word, `Speculation.start` runs the
+step and the int8 run on a worker thread, for the word as typed so far (onnxruntime releases
+the GIL while it runs, so the event loop goes on answering; the rescoring, which holds the
+GIL, is left to the keystroke). A newer start replaces a
 job that has not begun. When the space comes and the context is the job's, `take` hands over
 the step and the search, waiting for a job that has begun; otherwise the job is not used. They
 are the very computations the keystroke would run (same inputs, same onnxruntime sessions), so
 the answers are the same, only sooner.
 
 Only where the word typed so far led the ranking for its prefix (`note_ranking`): the word is
-then likely finished, so little work is thrown away.
+then likely finished, so little work is thrown away. And only while the worker gets a processor
+of its own (`has_spare_processor`): on a machine whose processors are all busy, its work would
+take their time from the keystrokes (measured with two processors shared with four other busy
+programs: p99 of the keystrokes inside words 16 -> 28 ms).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -31,6 +36,12 @@ from nextword.server.text.tokenizer import fold
 from nextword.server.text.window import Key
 
 log = logging.getLogger(__name__)
+
+STARVED_SHARE = 0.7
+"""A job that ran on a processor for less than this share of its wall time was kept waiting by
+other programs (`Speculation.has_spare_processor`)."""
+PAUSE_SECONDS = 2.0
+"""How long no job is started after a starved one."""
 
 
 @dataclass(frozen=True)
@@ -53,12 +64,18 @@ class Job:
 class Speculation:
     """One worker thread and the latest job given to it."""
 
-    def __init__(self, network: Network, search: WordSearch) -> None:
+    def __init__(
+        self, network: Network, search: WordSearch, starved_share: float = STARVED_SHARE
+    ) -> None:
         self.network = network
         self.search = search
+        self.starved_share = starved_share
         self.job: Job | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._word_end: tuple[DocumentText, int, int, int] | None = None
+        self._share: float | None = None
+        """The last job's processor time over its wall time (set by the worker)."""
+        self._paused_until = 0.0
 
     def note_ranking(self, text: DocumentText, cursor: Cursor, first: str | None) -> None:
         """Remember whether the word typed at the cursor led the ranking for its prefix (first:
@@ -74,22 +91,39 @@ class Speculation:
         noted = self._word_end
         return noted is not None and noted[0] is text and noted[1:] == (text.edits, line, column)
 
-    def start(self, key: Key, parent_state: np.ndarray, weights: RankingWeights) -> None:
+    def start(self, key: Key, parent_state: np.ndarray, weights: RankingWeights) -> bool:
         """Run the step over key[-1] from `parent_state` (the state after key[:-1]) and the
-        search of the whole vocabulary after it."""
+        search of the whole vocabulary after it; False while paused (`has_spare_processor`)."""
         job = self.job
         if job is not None:
             if job.key == key and job.weights == weights:
-                return
+                return True
             job.future.cancel()  # only if it has not begun
+        if not self.has_spare_processor():
+            return False
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="nextword-speculation")
         future = self._executor.submit(self._run, key[-1], parent_state, weights)
         self.job = Job(key, weights, future)
+        return True
+
+    def has_spare_processor(self) -> bool:
+        """Whether the worker got a processor while it ran lately. A job that got less than
+        `starved_share` of its wall time shares the server's processors with other busy
+        programs: then its work would delay the keystrokes, so none is started for
+        PAUSE_SECONDS."""
+        now, share = time.monotonic(), self._share
+        if share is not None and share < self.starved_share:
+            self._paused_until = now + PAUSE_SECONDS
+        self._share = None
+        return now >= self._paused_until
 
     def _run(self, token_id: int, parent_state: np.ndarray, weights: RankingWeights) -> Outcome:
+        wall, processor = time.perf_counter(), time.thread_time()
         scores, state = self.network.step(token_id, parent_state)
-        return Outcome(scores, state, self.search.scan_ahead(scores, weights))
+        outcome = Outcome(scores, state, self.search.scan_ahead(scores, weights))
+        self._share = (time.thread_time() - processor) / max(time.perf_counter() - wall, 1e-9)
+        return outcome
 
     def take(self, key: Key, weights: RankingWeights) -> Outcome | None:
         """The job's outcome if it was for this context and these weights (waiting for it to

@@ -49,10 +49,7 @@ class ScanAhead:
 
     query: np.ndarray
     outputs: list[np.ndarray]
-    """The int8 graph's outputs (their approximations serve `log_total`'s later runs)."""
-    found: tuple[np.ndarray, np.ndarray]
-    """(scores, ids) as `search_everything` returns them."""
-    log_total: float
+    """The int8 graph's outputs for the shortlist (`FullScan.finish`)."""
 
 
 class WordSearch:
@@ -196,27 +193,28 @@ class WordSearch:
         return min(weights.candidates, self.n_words)
 
     def scan_ahead(self, scores: np.ndarray, weights: RankingWeights) -> ScanAhead:
-        """The whole-vocabulary search and the log partition for the network output `scores`
-        (`Prediction.scores`), for `keep_scan`. Changes nothing here: a worker thread runs it
-        (engine/speculation.py)."""
+        """The int8 graph's run of the whole-vocabulary search for the network output `scores`
+        (`Prediction.scores`), for `keep_scan` to finish. Changes nothing here: a worker thread
+        runs it (engine/speculation.py), holding the GIL as little as it can."""
         full_scan = self.full_scan
         assert full_scan is not None
         query = self.query(Prediction(scores), weights)[0]
-        k = self.everything_k(weights)
-        outputs = full_scan.scan(query, full_scan.shortlist_size(k))
-        found = full_scan.finish(query, k, outputs)
-        return ScanAhead(query, outputs, found, log_sum_exp(outputs[2][0]))
+        return ScanAhead(
+            query, full_scan.scan(query, full_scan.shortlist_size(self.everything_k(weights)))
+        )
 
     def keep_scan(
         self, key: Key, weights: RankingWeights, ahead: ScanAhead, step: CachedStep
     ) -> None:
-        """Keep a `scan_ahead` for the context `key` (whose cached step is `step`) as
-        `search_everything` and `log_total` keep theirs: the same values."""
-        assert self.full_scan is not None
-        self.full_scan.remember(ahead.query, ahead.outputs)
-        kept = kept_search_key(key, weights, self.everything_k(weights))
-        memoized(self.searches, kept, KEPT_SEARCHES, lambda: ahead.found)
-        step.log_total = (total_token(weights), ahead.log_total)
+        """Finish a `scan_ahead` for the context `key` (whose cached step is `step`) and keep
+        it as `search_everything` and `log_total` keep theirs: the same values."""
+        full_scan = self.full_scan
+        assert full_scan is not None
+        full_scan.remember(ahead.query, ahead.outputs)
+        k = self.everything_k(weights)
+        found = full_scan.finish(ahead.query, k, ahead.outputs)
+        memoized(self.searches, kept_search_key(key, weights, k), KEPT_SEARCHES, lambda: found)
+        step.log_total = (total_token(weights), log_sum_exp(ahead.outputs[2][0]))
 
     def log_total(self, prediction: Prediction, weights: RankingWeights) -> float:
         """log sum over all words of exp(score without the document bonus): the scores'
