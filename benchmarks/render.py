@@ -129,11 +129,14 @@ def _section_speed(results: dict, out: Path) -> list[str]:
         "![latency vs document length](growth.png)",
         "",
         f"Cold start (process start to first completion): median {cold['median_s']:.2f} s "
-        f"(min {cold['min_s']:.2f}, max {cold['max_s']:.2f}).",
+        f"(min {cold['min_s']:.2f}, max {cold['max_s']:.2f}; server CPU time "
+        f"{cold.get('cpu_median_s', float('nan')):.2f} s; {cold.get('runs', '?')} runs, load "
+        f"average {cold.get('load_average', float('nan')):.1f}).",
         "",
-        f"Memory: {memory['documents']} open documents of {memory['words_each']:,} words: "
-        f"RSS {memory['rss_mb']:.0f} MB (peak {memory['peak_rss_mb']:.0f} MB; "
-        f"{memory['idle_rss_mb']:.0f} MB with none open).",
+        f"Memory (RSS, medians of {len(memory.get('runs', [])) or 1} servers): "
+        f"{memory['idle_rss_mb']:.0f} MB after start and one completion; "
+        f"{memory['rss_mb']:.0f} MB with {memory['documents']} open documents of "
+        f"{memory['words_each']:,} words (peak {memory['peak_rss_mb']:.0f} MB).",
         "",
     ]
     return lines

@@ -184,6 +184,8 @@ def run_quality_section(plan: Plan, results: dict) -> None:
 
 
 def run_speed_section(plan: Plan, results: dict) -> None:
+    import cold_start
+    import memory
     import speed
 
     bundle = str(plan.bundle)
@@ -196,9 +198,10 @@ def run_speed_section(plan: Plan, results: dict) -> None:
     document = [paragraph for number, paragraph in enumerate(paragraphs) if number % 8 != 1]
     points = speed.growth(bundle, document, sizes, typed, paced, pace_seconds=0.05)
     results["growth"] = speed.growth_to_json(points)
-    results["cold_start"] = speed.cold_start(bundle, 1 if plan.quick else 3)
+    results["cold_start"] = cold_start.cold_start(bundle, 1 if plan.quick else 5)
     documents, words = (2, 2_000) if plan.quick else (20, 50_000)
-    results["memory"] = speed.memory(bundle, sources, documents, words)
+    runs = 1 if plan.quick else 3
+    results["memory"] = memory.twenty_runs(bundle, sources, runs, documents, words)
     results["latency"] = run_latency(plan)
 
 

@@ -5,15 +5,12 @@
   1k .. 1M words, at once (each keystroke sent as soon as the last answer came) and at a
   typist's pace (50 ms from an answer to the next keystroke, so the server's pause-time
   preparation runs). It should stay flat: the work per keystroke is bounded.
-- `cold_start`: from starting the process to the first completion's answer (initialize,
-  initialized, didOpen, completion), the median of a few starts.
-- `memory`: the server's resident memory (VmRSS, and its peak VmHWM) after opening 20
-  documents of 50k words and completing in each.
+
+Cold start is measured by cold_start.py, memory by memory.py.
 """
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -170,44 +167,6 @@ def growth(
     finally:
         server.close()
     return points
-
-
-def cold_start(bundle: str | None, runs: int = 3) -> dict[str, float]:
-    """Seconds from process start to the first completion answer."""
-    times: list[float] = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        server = Server(bundle)
-        server.open("file:///bench/cold.txt", "The President of the ")
-        server.complete("file:///bench/cold.txt")
-        times.append(time.perf_counter() - started)
-        server.close()
-    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)}
-
-
-def memory(
-    bundle: str | None, sources: list[Path], documents: int = 20, words: int = 50_000
-) -> dict[str, float]:
-    """Resident memory with `documents` open documents of `words` words, each completed in."""
-    server = Server(bundle)
-    try:
-        idle = rss_kilobytes(server.client.process.pid)
-        text = words_of_text(sources, words)
-        for number in range(documents):
-            uri = f"file:///bench/memory-{number}.txt"
-            server.open(uri, text)
-            for char in "the ":
-                server.keystroke(uri, char)
-        loaded = rss_kilobytes(server.client.process.pid)
-    finally:
-        server.close()
-    return {
-        "documents": documents,
-        "words_each": words,
-        "idle_rss_mb": idle["VmRSS"] / 1024,
-        "rss_mb": loaded["VmRSS"] / 1024,
-        "peak_rss_mb": loaded["VmHWM"] / 1024,
-    }
 
 
 def growth_to_json(points: list[GrowthPoint]) -> list[dict]:
