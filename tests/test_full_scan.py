@@ -8,7 +8,7 @@ from conftest import default_bundle_present
 
 from nextword.server.engine.documents import DocumentState
 from nextword.server.engine.engine import Engine, load_engine
-from nextword.server.model.full_scan import GRAPH_PATH, FullScan
+from nextword.server.model.full_scan import GRAPH_PATH, FullScan, release_pages, transposed_table
 from nextword.server.model.predictor import session_options
 
 pytestmark = pytest.mark.skipif(not default_bundle_present(), reason="no default bundle")
@@ -99,3 +99,12 @@ def test_completions_after_a_space_equal_those_of_the_faiss_scan(engine: Engine)
         engine.settings.ngrams.enabled = True
     assert [c.text for c in with_scan] == [c.text for c in without]
     assert np.allclose([c.score for c in with_scan], [c.score for c in without], atol=1e-4)
+
+
+def test_the_scans_table_is_a_file_mapping_onnxruntime_can_leave_on_disk() -> None:
+    codes = np.random.default_rng(0).integers(-127, 128, (300, 7)).astype(np.int8)
+    table = transposed_table(codes)
+    assert isinstance(table, np.memmap)  # its pages can leave the resident set
+    assert table.flags.c_contiguous and np.array_equal(table, codes.T)
+    release_pages(table)
+    assert np.array_equal(table, codes.T)  # read back from the file
