@@ -102,3 +102,18 @@ def test_a_starved_worker_pauses_speculation(engine: Engine, starved_share: floa
     finished(engine)
     engine.complete(document, *type_text(document, " of"))
     assert engine.speculate(document, *end_of(document)) == (starved_share == 0.0)
+
+
+def test_a_space_after_punctuation_is_speculated_with_both_steps(engine: Engine) -> None:
+    """After "people," the state after "people" was never needed (no completion is offered
+    right after the comma): the job steps over the word and the comma."""
+    document = DocumentState.open("mem://a", "")
+    engine.complete(document, *type_text(document, "the people"))
+    engine.complete(document, *type_text(document, ","))
+    assert engine.speculate(document, *end_of(document))
+    finished(engine)
+    steps, scans = MainThreadSteps(engine), CountingSearch(engine)
+    completions = engine.complete(document, *type_text(document, " "))
+    assert completions == fresh_completions(engine, document.source)
+    assert (steps.calls, scans.calls, engine.stats.speculations_used) == (0, 0, 1)
+    assert engine.stats.recurrent_steps == 4  # <p> the, then people and the comma ahead

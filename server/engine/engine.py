@@ -33,7 +33,7 @@ from nextword.server import ONNXRUNTIME_TELEMETRY_ON
 from nextword.server.engine.documents import DocumentState, RecentDocuments
 from nextword.server.engine.prepared import Completion, PreparedSpace
 from nextword.server.engine.ranking import Candidate, Ranker, finish
-from nextword.server.engine.speculation import Speculation
+from nextword.server.engine.speculation import MAX_SPECULATED_STEPS, Speculation
 from nextword.server.engine.states import DocumentStates, StateCache
 from nextword.server.memory.blocks import MemoryBlock
 from nextword.server.memory.document import DocumentMemory
@@ -167,12 +167,13 @@ class Engine:
         outcome = self.speculation.take(key, self.settings.ranking)
         if outcome is None:
             return None
-        self.stats.recurrent_steps += 1
         self.stats.speculations_used += 1
-        entry = CachedStep(outcome.state, outcome.scores)
-        states.put(key, entry)
+        for length, (scores, state) in enumerate(outcome.steps, len(key) - len(outcome.steps) + 1):
+            self.stats.recurrent_steps += 1
+            entry = CachedStep(state, scores)
+            states.put(key[:length], entry)
         self.search.keep_scan(key, self.settings.ranking, outcome.scan, entry)
-        return Prediction(outcome.scores, 1, key, entry)
+        return Prediction(entry.output, len(outcome.steps), key, entry)
 
     # -- ranking --------------------------------------------------------------------------------
 
@@ -290,10 +291,9 @@ class Engine:
 
     def prepare_next_word(self, document: DocumentState, line: int, column: int) -> bool:
         """Do now what a space typed at (line, column) will need: the recurrent step over the
-        word or punctuation before it, the search of the whole vocabulary after that, the corpus
-        counts' lookup and the search's partition (the costly part of the keystroke after a
-        space), and the whole completion (`PreparedSpace`). The server calls it while the user
-        pauses. Returns whether there was anything to prepare."""
+        word or punctuation before it, the whole-vocabulary search, the counts' lookup, the
+        partition and the whole completion (`PreparedSpace`), while the user pauses. Returns
+        whether there was anything to prepare."""
         line, column = document.text.clamp(line, column)
         key = self.key_after_space(document.text, line, column)
         if key is None:
@@ -325,18 +325,19 @@ class Engine:
         return self.context_key(tokens, truncated)
 
     def speculate(self, document: DocumentState, line: int, column: int) -> bool:
-        """Start the step and the whole-vocabulary search a space typed at (line, column) will
-        need, on the worker thread (speculation.py), when the state before the word is cached
-        and the word typed there led its prefix's ranking. Returns whether a job was started."""
-        line, column = document.text.clamp(line, column)
-        key = self.key_after_space(document.text, line, column)
-        states = self.document_states(document)
-        parent = None if key is None or key in states.entries else states.entries.get(key[:-1])
-        if parent is None or key is None or self.search.full_scan is None:
+        """Start the steps and the whole-vocabulary search a space typed at (line, column) will
+        need, on the worker thread (speculation.py), where a space is likely to come. Returns
+        whether a job was started."""
+        text = document.text
+        line, column = text.clamp(line, column)
+        key, states = self.key_after_space(text, line, column), self.document_states(document)
+        if key is None or self.search.full_scan is None:
             return False
-        if not self.speculation.word_may_end(document.text, line, column):
+        known = states.cached_length(key, MAX_SPECULATED_STEPS)
+        if not 0 < known < len(key) or not self.speculation.space_likely(text, line, column):
             return False
-        return self.speculation.start(key, parent.state, self.settings.ranking)
+        parent = states.entries[key[:known]].state
+        return self.speculation.start(key, known, parent, self.settings.ranking)
 
     def _complete_after_space(self, document: DocumentState, line: int, column: int) -> None:
         """The whole completion for the text with a space typed at (line, column), computed on

@@ -36,6 +36,14 @@ class DocumentStates:
             self.owner.touch(self, key)
         return entry
 
+    def cached_length(self, key: Key, most_missing: int) -> int:
+        """The length of the longest prefix of `key` cached (the key itself included), looking
+        no further back than `most_missing` tokens short of it; 0: none."""
+        for length in range(len(key), max(len(key) - most_missing, 1) - 1, -1):
+            if key[:length] in self.entries:
+                return length
+        return 0
+
     def put(self, key: Key, entry: CachedStep) -> None:
         if key in self.entries:
             self._drop(key)
