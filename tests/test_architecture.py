@@ -21,9 +21,10 @@ ALLOWED = {
     "text": {"settings"},
     "model": {"text", "settings"},
     "memory": {"text", "settings"},
-    "engine": {"memory", "model", "text", "settings"},
-    "lsp": {"engine", "memory", "model", "text", "settings"},
-    "commands": {"lsp", "engine", "memory", "model", "text", "settings"},
+    "personal": {"memory", "model", "text", "settings"},
+    "engine": {"memory", "model", "personal", "text", "settings"},
+    "lsp": {"engine", "memory", "model", "personal", "text", "settings"},
+    "commands": {"lsp", "engine", "memory", "model", "personal", "text", "settings"},
     "cli": set(),
 }
 LSP_LIBRARIES = ("lsprotocol", "pygls")
