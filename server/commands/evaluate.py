@@ -270,6 +270,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave out the bundle's corpus word counts (the network alone)",
     )
+    parser.add_argument(
+        "--learn",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="learn these files first (`nextword learn`, into a fresh data directory)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object, no table")
     parser.add_argument("--name", help="system name in the report (default: nextword)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -278,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    missing = [str(p) for p in args.text if not p.is_file()]
+    missing = [str(p) for p in args.text + args.learn if not p.exists()]
     if missing:
         print(f"nextword eval: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
@@ -286,12 +294,12 @@ def main(argv: list[str]) -> int:
     from nextword.server.model.bundle import BundleError
 
     mode = "lsp" if args.lsp else "engine"
-    off = [label for label, flag in (("no cache", args.no_cache), ("no ngrams", args.no_ngrams))
-           if flag]  # fmt: skip
+    off = [label for label, flag in (("no cache", args.no_cache), ("no ngrams", args.no_ngrams),
+                                     ("learned", bool(args.learn))) if flag]  # fmt: skip
     name = args.name or f"nextword ({', '.join([mode, *off])})"
     try:
         factory = (lsp_session_factory if args.lsp else engine_session_factory)(
-            args.bundle, not args.no_cache, max(args.suggestions), not args.no_ngrams
+            args.bundle, not args.no_cache, max(args.suggestions), not args.no_ngrams, args.learn
         )
     except BundleError as error:
         print(f"nextword eval: {error}", file=sys.stderr)

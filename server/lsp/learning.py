@@ -164,8 +164,9 @@ class Learning:
                 last += 1
             done.update(range(first, last + 1))
             paragraph = "".join(text.lines[first : last + 1])
+            ended = final or last + 1 < len(text)  # a blank line follows: the paragraph is done
             for tokens in prose_paragraphs(paragraph):
-                for sentence in sentences_of(tokens, final):
+                for sentence in sentences_of(tokens, ended):
                     key = hash(tuple(token.folded for token in sentence))
                     if key not in seen:
                         seen.add(key)
