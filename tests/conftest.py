@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,10 @@ DATA = Path(__file__).resolve().parent / "data"
 TINY_BUNDLE = DATA / "tiny_bundle"
 TINY_SOFTMAX_BUNDLE = DATA / "tiny_softmax_bundle"
 SERVER_COMMAND = [sys.executable, "-m", "nextword.server.cli", "serve"]
+
+# The servers and editors the tests start learn what is typed into them: never into the
+# user's own data directory.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="nextword-tests-data-")
 
 
 def default_bundle_present() -> bool:

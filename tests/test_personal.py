@@ -172,7 +172,10 @@ def test_tables_stay_bounded_and_old_counts_decay() -> None:
     assert halved.unigram[halved.index["a"]] == 10 and halved.unigram[halved.index["x"]] == 1.5
     small = prune(halved, 5)
     assert len(small) == 5 and small.tokens == sorted(small.tokens)
-    assert all(int(level.keys.max(initial=0)) < small.size ** (n + 2) for n, level in enumerate(small.levels))
+    assert all(
+        int(level.keys.max(initial=0)) < small.size ** (n + 2)
+        for n, level in enumerate(small.levels)
+    )
 
 
 def test_a_learned_layer_ignores_another_bundles_files(tmp_path: Path) -> None:

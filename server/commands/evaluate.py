@@ -290,7 +290,11 @@ def main(argv: list[str]) -> int:
     if missing:
         print(f"nextword eval: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
-    from nextword.server.commands.sessions import engine_session_factory, lsp_session_factory
+    from nextword.server.commands.sessions import (
+        engine_session_factory,
+        learned_data_home,
+        lsp_session_factory,
+    )
     from nextword.server.model.bundle import BundleError
 
     mode = "lsp" if args.lsp else "engine"
@@ -299,7 +303,11 @@ def main(argv: list[str]) -> int:
     name = args.name or f"nextword ({', '.join([mode, *off])})"
     try:
         factory = (lsp_session_factory if args.lsp else engine_session_factory)(
-            args.bundle, not args.no_cache, max(args.suggestions), not args.no_ngrams, args.learn
+            args.bundle,
+            not args.no_cache,
+            max(args.suggestions),
+            not args.no_ngrams,
+            learned_data_home(args.bundle, args.learn),
         )
     except BundleError as error:
         print(f"nextword eval: {error}", file=sys.stderr)

@@ -151,11 +151,12 @@ def engine_session_factory(
     cache: bool = True,
     max_items: int = 6,
     ngrams: bool = True,
-    learn: list[Path] | None = None,
+    data_home: Path | None = None,
 ):
-    """Sessions on one engine (loaded now), a new document for each."""
+    """Sessions on one engine (loaded now), a new document for each, completing with what is
+    learned in `data_home` (an XDG_DATA_HOME; default: a fresh one, nothing learned)."""
     engine = load_engine(bundle, eval_settings(cache, max_items, ngrams))
-    home = learned_data_home(bundle, learn or [])
+    home = data_home or learned_data_home(bundle, [])
     layer = PersonalLayer(
         engine.vocab, bundle_identity(engine.bundle.path), base=home / data_dir().name
     )
@@ -175,11 +176,12 @@ def lsp_session_factory(
     cache: bool = True,
     max_items: int = 6,
     ngrams: bool = True,
-    learn: list[Path] | None = None,
+    data_home: Path | None = None,
 ):
-    """Sessions on one server process (started now), a new document for each."""
+    """Sessions on one server process (started now, with `data_home` as its XDG_DATA_HOME;
+    default: a fresh one), a new document for each."""
     stderr = None if os.environ.get("NEXTWORD_EVAL_STDERR") else subprocess.DEVNULL
-    home = learned_data_home(bundle, learn or [])
+    home = data_home or learned_data_home(bundle, [])
     environment = {**os.environ, "XDG_DATA_HOME": str(home)}
     client = StdioClient(serve_command(bundle), stderr=stderr, env=environment)
     client.initialize(server_options(cache, max_items, ngrams))

@@ -6,9 +6,9 @@ with their own line lists (text/document.py): the protocol below does NOT mirror
 pygls' `ls.workspace`, whose text store re-joins the whole document on every edit.
 
 Custom requests: `nextword/ping` answers at once, without work; `nextword/stats` returns the
-engine's counters. The server tells the client whether it can complete with a `nextword/status` notification
-({"state": "ready" | "no-model" | "error", "message": ...}) once initialized and whenever the
-model is (re)loaded.
+engine's counters. The server tells the client whether it can complete with a
+`nextword/status` notification ({"state": "ready" | "no-model" | "error", "message": ...})
+once initialized and whenever the model is (re)loaded.
 
 While the user pauses (no edit for `PREPARE_AFTER_SECONDS` after a completion), the server
 prepares the keystroke after a space there (`Engine.prepare_next_word`); an edit cancels a

@@ -103,9 +103,21 @@ def candidates_of(view: TableContext, lo: int, hi: int) -> dict[int, None]:
         if context >= 0:
             for pid in level.best(context, lo, hi, table.size, BEST_PER_LEVEL).tolist():
                 found[pid] = None
+    for pid in best_words(table, lo, hi):
+        found[pid] = None
+    return found
+
+
+def best_words(table: PersonalTable, lo: int, hi: int) -> list[int]:
+    """The ids in [lo, hi) of the user's most frequent words (at most BEST_WORDS); for the
+    whole table (nothing typed) computed once."""
+    if lo == 0 and hi == len(table.tokens) and table.best_words is not None:
+        return table.best_words
     counts = table.unigram[lo:hi]
-    if len(counts):
-        best = np.argpartition(-counts, min(BEST_WORDS, len(counts)) - 1)[:BEST_WORDS]
-        for offset in best[counts[best] > 0].tolist():
-            found[lo + offset] = None
+    if not len(counts):
+        return []
+    best = np.argpartition(-counts, min(BEST_WORDS, len(counts)) - 1)[:BEST_WORDS]
+    found = (lo + best[counts[best] > 0]).tolist()
+    if lo == 0 and hi == len(table.tokens):
+        table.best_words = found
     return found

@@ -99,6 +99,8 @@ class PersonalTable:
     def __post_init__(self) -> None:
         self.index = {token: position for position, token in enumerate(self.tokens)}
         self.words = float(self.unigram.sum())
+        self.best_words: list[int] | None = None
+        """The most frequent words' ids, once asked for (personal/mixing.py)."""
 
     @property
     def size(self) -> int:
