@@ -80,18 +80,9 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--kind", default=same_author.BENCHMARK, choices=sorted(same_author.AUTHORS)
-    )
-    parser.add_argument("--typed-words", type=int, default=2000)
-    parser.add_argument("--cache", type=Path, default=same_author.DEFAULT_CACHE)
-    parser.add_argument("--no-presage", action="store_true")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    texts = same_author.same_author(args.kind, args.cache, args.typed_words)
-    earlier, later = same_author.write(args.kind, texts, args.cache / "same-author")
+def measure(kind: str, cache: Path, typed_words: int = 2000, with_presage: bool = True) -> dict:
+    texts = same_author.same_author(kind, cache, typed_words)
+    earlier, later = same_author.write(kind, texts, cache / "same-author")
     results: dict = {
         "author": texts.author,
         "origin": texts.origin,
@@ -106,8 +97,22 @@ def main(argv: list[str] | None = None) -> int:
         results["nextword"]["earlier writing learned"] = ksr(later, home)
         nextword(["forget", "--all"], home)
         results["nextword"]["after nextword forget --all"] = ksr(later, home)
-    if not args.no_presage and presage_eval.available():
+    if with_presage and presage_eval.available():
         results["presage"] = presage(earlier, later, presage_eval.stock_database())
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--kind", default=same_author.BENCHMARK, choices=sorted(same_author.AUTHORS)
+    )
+    parser.add_argument("--typed-words", type=int, default=2000)
+    parser.add_argument("--cache", type=Path, default=same_author.DEFAULT_CACHE)
+    parser.add_argument("--no-presage", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    results = measure(args.kind, args.cache, args.typed_words, not args.no_presage)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "learning.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     report = table(results)
