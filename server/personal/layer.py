@@ -65,7 +65,8 @@ class PersonalLayer:
         self.combined_stamp: tuple[int, int] | None = None
         self.session: list[list[Token]] = []
         self.session_words = 0
-        self.evidences: OrderedDict[tuple, PersonalEvidence | None] = OrderedDict()
+        self.evidences: OrderedDict[tuple, PersonalEvidence] = OrderedDict()
+        self.contexts: OrderedDict[tuple, list[TableContext]] = OrderedDict()
         self.warnings: list[str] = []
         """Files set aside, for the user (the server shows each once)."""
 
@@ -73,6 +74,7 @@ class PersonalLayer:
 
     def _set(self, name: str, table: PersonalTable | None) -> None:
         self.evidences.clear()
+        self.contexts.clear()
         if table is None or not len(table.tokens):
             self.tables.pop(name, None)
         else:
@@ -167,19 +169,37 @@ class PersonalLayer:
             return None
         one, two = cursor_context(tokens)
         typed = fold(prefix)
-        key = (two, typed, dataclasses.astuple(settings))
-        if key in self.evidences:
+        key = (two, typed)
+        evidence = self.evidences.get(key)
+        if evidence is None:
+            views = self.views(one, two)
+            candidates: dict[str, str] = {}
+            for view in views:
+                table = view.table
+                lo, hi = folded_prefix_range(table.tokens, typed)
+                for pid in candidates_of(view, lo, hi):
+                    candidates.setdefault(table.tokens[pid], table.written[pid])
+            evidence = self.evidences[key] = PersonalEvidence(candidates, views, settings)
+            if len(self.evidences) > KEPT_EVIDENCES:
+                self.evidences.popitem(last=False)
+        else:
             self.evidences.move_to_end(key)
-            return self.evidences[key]
-        views, candidates = [], {}
-        for table, mapping in self.tables.values():
-            view = TableContext(table, mapping, (table.context_id(one), table.context_id(two)))
-            views.append(view)
-            lo, hi = folded_prefix_range(table.tokens, typed)
-            for pid in candidates_of(view, lo, hi):
-                candidates.setdefault(table.tokens[pid], table.written[pid])
-        evidence = PersonalEvidence(candidates, views, settings)
-        self.evidences[key] = evidence
-        if len(self.evidences) > KEPT_EVIDENCES:
-            self.evidences.popitem(last=False)
+        if evidence.settings is not settings:
+            evidence = dataclasses.replace(evidence, settings=settings)
         return evidence
+
+    def views(self, one: tuple[str], two: tuple[str, str]) -> list[TableContext]:
+        """Each table's view of a context (kept for the last few contexts: typing a word asks
+        for the same one at every letter)."""
+        views = self.contexts.get(two)
+        if views is None:
+            views = [
+                TableContext(table, mapping, (table.context_id(one), table.context_id(two)))
+                for table, mapping in self.tables.values()
+            ]
+            self.contexts[two] = views
+            if len(self.contexts) > KEPT_EVIDENCES:
+                self.contexts.popitem(last=False)
+        else:
+            self.contexts.move_to_end(two)
+        return views

@@ -29,6 +29,8 @@ BEST_PER_LEVEL = 8
 """Continuations each order offers as candidates (the search's best join them too)."""
 BEST_WORDS = 4
 """Words matching the prefix that the user's word counts offer as candidates."""
+NOTHING = 1e-300
+"""The probability of a word nothing offers (its score becomes about -690)."""
 
 
 @dataclass
@@ -40,6 +42,19 @@ class TableContext:
     """int64 [vocabulary]: the table's id for each vocabulary word, -1 where it has none."""
     contexts: tuple[int, int]
     """Keys of the last token and of the last two tokens (-1: a token the table lacks)."""
+    stats: tuple[tuple[float, float], ...] = ()
+    """(c(h), distinct words after h) for both contexts."""
+    spans: tuple[tuple[int, int], ...] = ()
+    """The rows of each level's keys that continue its context."""
+
+    def __post_init__(self) -> None:
+        size, pairs = self.table.size, list(zip(self.table.levels, self.contexts))
+        self.stats = tuple(
+            level.context_stats(context) if context >= 0 else (0.0, 0.0) for level, context in pairs
+        )
+        self.spans = tuple(
+            level.span(context, size) if context >= 0 else (0, 0) for level, context in pairs
+        )
 
 
 @dataclass
@@ -56,9 +71,8 @@ class PersonalEvidence:
         counts mixed in; `log_z`: the scores' normaliser over the whole vocabulary."""
         explicit, share = self.explicit(ids, outside)
         weight = self.settings.weight
-        model = np.exp(scores - log_z)
-        with np.errstate(divide="ignore"):
-            return log_z + np.log((1.0 - weight + weight * share) * model + weight * explicit)
+        mixed = (1.0 - weight + weight * share) * np.exp(scores - log_z) + weight * explicit
+        return log_z + np.log(np.maximum(mixed, NOTHING))
 
     def explicit(self, ids: np.ndarray, outside: Sequence[str]) -> tuple[np.ndarray, float]:
         """(explicit probability of each row, what is left for p_model)."""
@@ -74,11 +88,10 @@ class PersonalEvidence:
             counts[0][known] += table.unigram[pids[known]]
             totals[0] += table.words
             for order, (level, context) in enumerate(zip(table.levels, view.contexts), 1):
-                if context < 0:
-                    continue
-                total, kinds = level.context_stats(context)
+                total, kinds = view.stats[order - 1]
                 if total > 0:
-                    counts[order] += level.counts_of(context, pids, table.size)
+                    span = view.spans[order - 1]
+                    counts[order] += level.counts_of(context, pids, table.size, span)
                     totals[order] += total
                     distinct[order] += kinds
         mu, discount = self.settings.unigram, self.settings.discount

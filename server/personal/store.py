@@ -122,11 +122,11 @@ def check(tokens: list[str], unigram: np.ndarray, levels: list[Level]) -> None:
         keys, contexts = level.keys, level.contexts
         if keys.dtype != np.uint64 or contexts.dtype != np.uint64:
             raise LearnedFileError("its keys are not uint64")
-        if len(level.counts) != len(keys) or len(contexts) not in (
-            len(level.totals),
-            len(level.distinct),
-        ):
+        lengths = {len(level.totals), len(level.distinct), len(contexts)}
+        if len(level.counts) != len(keys) or len(lengths) != 1:
             raise LearnedFileError("its count arrays differ in length")
+        if not (np.isfinite(level.counts).all() and np.isfinite(level.totals).all()):
+            raise LearnedFileError("its counts hold non-finite values")
         if len(keys) and (np.any(np.diff(keys) == 0) or np.any(keys[1:] < keys[:-1])):
             raise LearnedFileError("its phrases are not sorted")
         if len(keys) and int(keys[-1]) >= size**order:

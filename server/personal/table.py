@@ -60,17 +60,24 @@ class Level:
             return float(self.totals[row]), float(self.distinct[row])
         return 0.0, 0.0
 
-    def counts_of(self, context: int, ids: np.ndarray, size: int) -> np.ndarray:
-        """c(h w) for each id (0 where unseen or the id is -1)."""
-        found = np.zeros(len(ids), np.float32)
-        valid = ids >= 0
-        if not valid.any() or not len(self.keys):
-            return found
-        wanted = np.uint64(context * size) + ids[valid].astype(np.uint64)
-        rows = np.minimum(np.searchsorted(self.keys, wanted), len(self.keys) - 1)
-        hit = self.keys[rows] == wanted
-        found[np.flatnonzero(valid)[hit]] = self.counts[rows[hit]]
-        return found
+    def span(self, context: int, size: int) -> tuple[int, int]:
+        """The rows of `keys` that continue context h."""
+        bounds = np.asarray([context * size, (context + 1) * size], np.uint64)
+        start, stop = np.searchsorted(self.keys, bounds)
+        return int(start), int(stop)
+
+    def counts_of(
+        self, context: int, ids: np.ndarray, size: int, span: tuple[int, int]
+    ) -> np.ndarray:
+        """c(h w) for each id (0 where unseen or the id is -1); `span`: `self.span(h)`."""
+        start, stop = span
+        if start >= stop:
+            return np.zeros(len(ids), np.float32)
+        keys = self.keys[start:stop]
+        # An id of -1 gives the key before h's first: never one of h's.
+        wanted = (context * size + ids).astype(np.uint64)
+        rows = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+        return np.where(keys[rows] == wanted, self.counts[start:stop][rows], 0.0)
 
     def best(self, context: int, lo: int, hi: int, size: int, k: int) -> np.ndarray:
         """The ids in [lo, hi) seen most often after h (at most k)."""
