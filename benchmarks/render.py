@@ -260,6 +260,10 @@ def render(results: dict, out: Path) -> str:
     lines += _section_quality(results, out)
     lines += _section_speed(results, out)
     lines += _section_training(results, out)
+    if "learning" in results:
+        from learning_eval import table
+
+        lines += ["", "## Learning from the user's writing", "", table(results["learning"])]
     return "\n".join(lines)
 
 
@@ -267,6 +271,7 @@ SECTION_KEYS = {
     "quality": ("quality", "presage_installed", "other_bundles"),
     "speed": ("growth", "cold_start", "memory", "latency"),
     "training": ("training",),
+    "learning": ("learning",),
 }
 
 

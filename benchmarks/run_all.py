@@ -53,7 +53,7 @@ log = logging.getLogger("benchmarks")
 
 REPO = HERE.parent
 QUICK_DATA = REPO / "tests" / "data" / "bench"
-SECTIONS = ("quality", "speed", "training")
+SECTIONS = ("quality", "speed", "training", "learning")
 SOFTMAX_NAME = "softmax head (same network)"
 MATCHED_NAME = "continuous head, trained like the softmax one"
 
@@ -278,6 +278,16 @@ def run_training_section(plan: Plan, results: dict) -> None:
         cache.write_text(json.dumps(stored, indent=1), encoding="utf-8")
 
 
+def run_learning_section(plan: Plan, results: dict) -> None:
+    """Same-author text with and without learning (learning_eval.py); not with --quick (it
+    fetches a Debian package and types 2,000 words three times through the server)."""
+    if plan.quick:
+        return
+    import learning_eval
+
+    results["learning"] = learning_eval.measure(learning_eval.same_author.BENCHMARK, plan.cache)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -344,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         began, load = time.perf_counter(), report.load_average()
         log.info("section %s", section)
         {"quality": run_quality_section, "speed": run_speed_section,
-         "training": run_training_section}[section](plan, results)  # fmt: skip
+         "training": run_training_section, "learning": run_learning_section,
+         }[section](plan, results)  # fmt: skip
         results["sections"][section] = {
             "seconds": round(time.perf_counter() - began, 1),
             "load_before": load,

@@ -33,6 +33,7 @@ from typing import Protocol
 
 import numpy as np
 
+from nextword.server.commands.progress import progress_bar
 from nextword.server.text.keystrokes import keystrokes
 from nextword.server.text.tokenizer import fold, tokenize
 
@@ -205,31 +206,12 @@ def evaluate_files(
         session = open_session()
         label = f"{system}: {path.name}"
         try:
-            result = simulate(text, session, max(suggestions), _progress_bar(label, show_progress))
+            result = simulate(text, session, max(suggestions), progress_bar(label, show_progress))
         finally:
             session.close()
         result.name = path.name
         results.append(result)
     return summarize(system, results, suggestions)
-
-
-def _progress_bar(label: str, enabled: bool) -> Callable[[int, int], None] | None:
-    if not enabled:
-        return None
-    redraw = sys.stderr.isatty()  # in a log file, only the finished line
-
-    def show(done: int, total: int) -> None:
-        if not redraw and done < total:
-            return
-        width = 30
-        filled = width * done // max(total, 1)
-        bar = "#" * filled + "." * (width - filled)
-        end = "\n" if done >= total else ""
-        start = "\r" if redraw else ""
-        sys.stderr.write(f"{start}{label:<40.40} [{bar}] {done}/{total} words{end}")
-        sys.stderr.flush()
-
-    return show
 
 
 def format_table(summaries: list[Summary]) -> str:
@@ -288,6 +270,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave out the bundle's corpus word counts (the network alone)",
     )
+    parser.add_argument(
+        "--learn",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="learn these files first (`nextword learn`, into a fresh data directory)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object, no table")
     parser.add_argument("--name", help="system name in the report (default: nextword)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -296,20 +286,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    missing = [str(p) for p in args.text if not p.is_file()]
+    missing = [str(p) for p in args.text + args.learn if not p.exists()]
     if missing:
         print(f"nextword eval: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
-    from nextword.server.commands.sessions import engine_session_factory, lsp_session_factory
+    from nextword.server.commands.sessions import (
+        engine_session_factory,
+        learned_data_home,
+        lsp_session_factory,
+    )
     from nextword.server.model.bundle import BundleError
 
     mode = "lsp" if args.lsp else "engine"
-    off = [label for label, flag in (("no cache", args.no_cache), ("no ngrams", args.no_ngrams))
-           if flag]  # fmt: skip
+    off = [label for label, flag in (("no cache", args.no_cache), ("no ngrams", args.no_ngrams),
+                                     ("learned", bool(args.learn))) if flag]  # fmt: skip
     name = args.name or f"nextword ({', '.join([mode, *off])})"
     try:
         factory = (lsp_session_factory if args.lsp else engine_session_factory)(
-            args.bundle, not args.no_cache, max(args.suggestions), not args.no_ngrams
+            args.bundle,
+            not args.no_cache,
+            max(args.suggestions),
+            not args.no_ngrams,
+            learned_data_home(args.bundle, args.learn),
         )
     except BundleError as error:
         print(f"nextword eval: {error}", file=sys.stderr)
