@@ -149,7 +149,10 @@ class Engine:
         states = self.document_states(document)
         known = len(key)
         entry = states.get(key)
-        if entry is None and (taken := self.take_speculation(states, key)) is not None:
+        taken = None if entry else self.speculation.take_into(states, key, self.settings.ranking)
+        if taken is not None:  # the steps to `key` and the search after it ran ahead
+            self.stats.recurrent_steps += taken.steps
+            self.stats.speculations_used += 1
             return taken
         while entry is None and known > 1:
             known -= 1
@@ -165,19 +168,6 @@ class Engine:
             entry = CachedStep(state, scores)
             states.put(key[:length], entry)
         return Prediction(scores, len(key) - known, key, entry)  # type: ignore[arg-type]
-
-    def take_speculation(self, states: DocumentStates, key: Key) -> Prediction | None:
-        """The step to `key` and the search after it, if `speculate` had them run."""
-        outcome = self.speculation.take(key, self.settings.ranking)
-        if outcome is None:
-            return None
-        self.stats.speculations_used += 1
-        for length, (scores, state) in enumerate(outcome.steps, len(key) - len(outcome.steps) + 1):
-            self.stats.recurrent_steps += 1
-            entry = CachedStep(state, scores)
-            states.put(key[:length], entry)
-        self.search.keep_scan(key, self.settings.ranking, outcome.scan, entry)
-        return Prediction(entry.output, len(outcome.steps), key, entry)
 
     # -- ranking --------------------------------------------------------------------------------
 

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nextword.server.model.predictor import Network
+from nextword.server.engine.states import DocumentStates
+from nextword.server.model.predictor import CachedStep, Network, Prediction
 from nextword.server.model.search import ScanAhead, WordSearch
 from nextword.server.settings import RankingWeights
 from nextword.server.text.cursor import Cursor
@@ -148,6 +149,20 @@ class Speculation:
         except Exception:  # onnxruntime raises its own types; the keystroke computes it itself
             log.exception("a speculative step failed")
             return None
+
+    def take_into(
+        self, states: DocumentStates, key: Key, weights: RankingWeights
+    ) -> Prediction | None:
+        """The prediction after `key` from the job (`take`), its states put into `states` and
+        its search kept as the keystroke would have kept them; None without such a job."""
+        outcome = self.take(key, weights)
+        if outcome is None:
+            return None
+        for length, (scores, state) in enumerate(outcome.steps, len(key) - len(outcome.steps) + 1):
+            entry = CachedStep(state, scores)
+            states.put(key[:length], entry)
+        self.search.keep_scan(key, weights, outcome.scan, entry)
+        return Prediction(entry.output, len(outcome.steps), key, entry)
 
     def close(self) -> None:
         if self.job is not None:

@@ -10,9 +10,8 @@ engine's counters. The server tells the client whether it can complete with a
 `nextword/status` notification ({"state": "ready" | "no-model" | "error", "message": ...})
 once initialized and whenever the model is (re)loaded.
 
-While the user pauses (no edit for `PREPARE_AFTER_SECONDS` after a completion), the server
-prepares the keystroke after a space there (`Engine.prepare_next_word`); an edit cancels a
-preparation not yet started. Learning from what is typed: lsp/learning.py.
+Work for the next keystroke done between keystrokes: lsp/ahead.py. Learning from what is
+typed: lsp/learning.py.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import gc
 import logging
 import sys
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -36,6 +35,7 @@ from nextword.server.engine import stored
 from nextword.server.engine.documents import DocumentState
 from nextword.server.engine.engine import Engine, bundle_choice, load_engine
 from nextword.server.engine.inline import suggest_inline
+from nextword.server.lsp.ahead import WorkAhead
 from nextword.server.lsp.convert import (
     apply_change,
     completion_items,
@@ -56,9 +56,6 @@ log = logging.getLogger(__name__)
 PING = "nextword/ping"
 STATS = "nextword/stats"
 STATUS = "nextword/status"
-PREPARE_AFTER_SECONDS = 0.01
-"""Idle time after a completion before the next word is prepared: longer than the gaps between
-an editor's messages for one keystroke, shorter than the gap between two keystrokes."""
 
 
 class NextwordProtocol(AnsweringProtocol):
@@ -97,8 +94,7 @@ class NextwordServer(LanguageServer):
         self.learning = Learning(self.documents)
         self.pending_messages: list[tuple[types.MessageType, str]] = []
         self.initialized = False
-        self.preparation: asyncio.TimerHandle | None = None
-        self.speculation: asyncio.Handle | None = None
+        self.ahead = WorkAhead(self.documents, lambda: self.engine)
         self.refused_documents: set[str] = set()
         """Open documents over MAX_DOCUMENT_CHARS: nothing is served for them."""
         self.told_of_malformed_input = False
@@ -212,37 +208,6 @@ class NextwordServer(LanguageServer):
     def serves(self, document: DocumentState) -> bool:
         return document.language_id in self.settings.languages
 
-    def schedule_preparation(self, document: DocumentState, line: int, column: int) -> None:
-        """Start the step and search a space typed at (line, column) will need once this
-        answer is sent (`Engine.speculate`), and prepare the whole completion there if no edit
-        comes for a while."""
-        self.cancel_preparation()
-        if self.engine is None or not self.settings.prepare_next_word:
-            return
-        loop, at = asyncio.get_running_loop(), (document, document.version, line, column)
-        self.speculation = loop.call_soon(self.work_ahead, Engine.speculate, *at)
-        self.preparation = loop.call_later(
-            PREPARE_AFTER_SECONDS, self.work_ahead, Engine.prepare_next_word, *at
-        )
-
-    def cancel_preparation(self) -> None:
-        for handle in filter(None, (self.speculation, self.preparation)):
-            handle.cancel()
-        self.speculation = self.preparation = None
-
-    def work_ahead(self, work: Callable[..., bool], document: DocumentState, *at: int) -> None:
-        """Run `work` for the document at `at` = (version, line, column), if it is still open
-        at that version."""
-        version, line, column = at
-        engine = self.engine
-        if engine is None or self.documents.get(document.uri) is not document:
-            return
-        try:
-            if document.version == version:
-                work(engine, document, line, column)
-        except Exception:  # a failed preparation costs only the speed-up
-            log.exception("%s at %s %d:%d failed", work.__name__, document.uri, line, column)
-
 
 server = NextwordServer()
 
@@ -289,7 +254,7 @@ def did_change(ls: NextwordServer, params: types.DidChangeTextDocumentParams) ->
         if uri not in ls.refused_documents:
             log.warning("didChange for a document that is not open: %s", uri)
         return
-    ls.cancel_preparation()  # the user is not pausing
+    ls.ahead.cancel()  # the user is not pausing
     largest = max((len(change.text) for change in params.content_changes), default=0)
     if largest > MAX_DOCUMENT_CHARS:  # a paste or a whole new text: the result is too large
         ls.refuse_document(uri, largest)
@@ -323,7 +288,8 @@ def completion(
     line, column = position_from_client(document.text, params.position, codec)
     completions = ls.engine.complete(document, line, column)
     log.debug("completion %s %d:%d -> %d items", document.uri, line, column, len(completions))
-    ls.schedule_preparation(document, line, column)
+    if ls.settings.prepare_next_word:
+        ls.ahead.schedule(document, line, column)
     return types.CompletionList(
         is_incomplete=True, items=completion_items(document.text, completions, codec)
     )
