@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import report
+from ghost_rows import ghost_lines
 
 
 def _section_quality(results: dict, out: Path) -> list[str]:
@@ -255,6 +256,7 @@ def render(results: dict, out: Path) -> str:
         "",
     ]
     lines += _section_quality(results, out)
+    lines += ghost_lines(results.get("ghost", {}))
     lines += _section_speed(results, out)
     lines += _section_training(results, out)
     return "\n".join(lines)
@@ -262,6 +264,7 @@ def render(results: dict, out: Path) -> str:
 
 SECTION_KEYS = {
     "quality": ("quality", "presage_installed", "other_bundles"),
+    "ghost": ("ghost",),
     "speed": ("growth", "cold_start", "memory", "latency"),
     "training": ("training",),
 }

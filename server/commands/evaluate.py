@@ -288,6 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave out the bundle's corpus word counts (the network alone)",
     )
+    parser.add_argument(
+        "--ghost",
+        action="store_true",
+        help="also ask for ghost text at every prefix and report what it saves (commands/ghost.py)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object, no table")
     parser.add_argument("--name", help="system name in the report (default: nextword)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -314,6 +319,10 @@ def main(argv: list[str]) -> int:
     except BundleError as error:
         print(f"nextword eval: {error}", file=sys.stderr)
         return 1
+    if args.ghost:
+        from nextword.server.commands.ghost import report_ghost
+
+        return report_ghost(name, args.text, factory, max(args.suggestions), args.json)
     summary = evaluate_files(name, args.text, factory, args.suggestions, not args.quiet)
     if args.json:
         print(json.dumps(summary_to_json(summary), indent=2))

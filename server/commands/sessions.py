@@ -13,8 +13,9 @@ from typing import Any
 
 from nextword.server.engine.documents import DocumentState
 from nextword.server.engine.engine import Engine, load_engine
+from nextword.server.engine.inline import GhostWord, suggest_inline
 from nextword.server.lsp.client import StdioClient, serve_command
-from nextword.server.settings import Settings
+from nextword.server.settings import BOUNDS, Settings
 
 
 def completion_words(result: Any) -> list[str]:
@@ -76,6 +77,24 @@ class LspSession:
         )
         return completion_words(result)[:limit]
 
+    def ghost(self) -> list[GhostWord]:
+        """The words of the inline suggestion at the cursor (the first: the whole current word);
+        the server does not send its confidence, so each reads 1."""
+        result = self.client.call(
+            "textDocument/inlineCompletion",
+            {
+                "textDocument": {"uri": self.uri},
+                "position": {"line": self.line, "character": self.character},
+                "context": {"triggerKind": 2},
+            },
+        )
+        items = result.get("items", []) if isinstance(result, dict) else (result or [])
+        if not items:
+            return []
+        text = items[0]["insertText"]
+        text = text if isinstance(text, str) else text.get("value", "")
+        return [GhostWord(word, 1.0) for word in text.split(" ") if word]
+
     def close(self) -> None:
         self.client.notify("textDocument/didClose", {"textDocument": {"uri": self.uri}})
 
@@ -106,14 +125,28 @@ class EngineSession:
         completions = self.engine.complete(self.document, self.line, self.column)
         return [completion.text for completion in completions[:limit]]
 
+    def ghost(self) -> list[GhostWord]:
+        """The words of the inline suggestion at the cursor (the first: the whole current word)."""
+        suggestion = suggest_inline(self.engine, self.document, self.line, self.column)
+        if suggestion is None:
+            return []
+        return [GhostWord(w, p) for w, p in zip(suggestion.words, suggestion.probabilities)]
+
     def close(self) -> None:
         self.engine.drop_caches(self.document)
 
 
+EVAL_BUDGET_MS = BOUNDS["inline.budget_ms"][1]
+"""The ghost text's time budget in evaluations: so long that the figures do not depend on how
+busy the machine is (the budget only bounds latency; benchmarks/latency.py measures that)."""
+
+
 def eval_settings(cache: bool, max_items: int = 6, ngrams: bool = True) -> Settings:
     """The default settings with the document cache (the bonus for words near the cursor) and
-    the bundle's corpus counts on or off, offering at least `max_items`."""
+    the bundle's corpus counts on or off, offering at least `max_items`, and the ghost text's
+    time budget at `EVAL_BUDGET_MS`."""
     settings = Settings(max_items=max(max_items, Settings().max_items))
+    settings.inline = replace(settings.inline, budget_ms=EVAL_BUDGET_MS)
     if not cache:
         settings.ranking = replace(settings.ranking, document=0.0)
         settings.memory = replace(settings.memory, enabled=False)
@@ -155,6 +188,7 @@ def lsp_session_factory(
 def server_options(cache: bool, max_items: int = 6, ngrams: bool = True) -> dict[str, Any]:
     """initializationOptions matching `eval_settings`."""
     options: dict[str, Any] = {"maxItems": max(max_items, Settings().max_items)}
+    options["inline"] = {"budgetMs": EVAL_BUDGET_MS}
     if not cache:
         options["ranking"] = {"document": 0.0}
         options["memory"] = {"enabled": False}
