@@ -7,7 +7,9 @@ the old corpus's paragraphs not in the held-out `corpus-dev` text (adaptation.py
 and the modern corpus's. Each is typed once through the in-process engine with the rollout
 unthresholded (every prefix asked, `max_words` words, no time budget); every threshold setting
 is then read off those records (commands/ghost.py), so the table compares them on identical
-rollouts. Writes `.benchmarks/ghost-tune.json` and prints the trade-off as a Markdown table.
+rollouts. Writes `.benchmarks/ghost-tune.json` and prints the trade-off as a Markdown table; the
+records are kept in `.benchmarks/ghost-tune-records.pickle` (`--reuse` reads them back, for
+another grid without typing again).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import dataclasses
 import itertools
 import json
+import pickle
 import sys
 from pathlib import Path
 
@@ -42,9 +45,9 @@ from nextword.server.engine.inline import (  # noqa: E402
 from nextword.server.settings import InlineSettings  # noqa: E402
 
 SUGGESTIONS = 6
-FIRST = (0.3, 0.4, 0.5, 0.6, 0.7)
-TYPED = (0.3, 0.4, 0.5, 0.6, 0.7)
-PHRASE = (0.3, 0.4, 0.5, 0.6, 0.7)
+FIRST = (0.5, 0.6, 0.7, 0.8, 0.9)
+TYPED = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+PHRASE = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
 
 
 class TraceSession(EngineSession):
@@ -114,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--words", type=int, default=500, help="words per corpus file")
     parser.add_argument("--max-files", type=int, default=0, help="at most this many (0: all)")
+    parser.add_argument("--reuse", action="store_true", help="the records of the last run")
     args = parser.parse_args(argv)
     config = HeldoutConfig(cache=args.cache)
     paths = tuning_texts(config, args.words) + modern_texts(config, args.words)
@@ -125,7 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     def open_session() -> TraceSession:
         return TraceSession(engine, f"eval://ghost-tune-{next(counter)}")
 
-    _, files = evaluate_ghost("dev", paths, open_session, SUGGESTIONS, every_prefix=True)
+    records = OUT / "ghost-tune-records.pickle"
+    if args.reuse and records.is_file():
+        files = pickle.loads(records.read_bytes())
+    else:
+        _, files = evaluate_ghost("dev", paths, open_session, SUGGESTIONS, every_prefix=True)
+        OUT.mkdir(exist_ok=True)
+        records.write_bytes(pickle.dumps(files))
     rows = grid(files)
     OUT.mkdir(exist_ok=True)
     (OUT / "ghost-tune.json").write_text(json.dumps(rows, indent=2))

@@ -100,11 +100,11 @@ class MemorySettings:
 class InlineSettings:
     max_words: int = 4
     """Most words in one suggestion (the rest of the current word counts as one)."""
-    min_probability: float = 0.5
+    min_probability: float = 0.7
     """Shown at a word start when the first word's probability is at least this."""
-    min_probability_typed: float = 0.5
+    min_probability_typed: float = 0.7
     """Shown after letters of a word when its rest's probability is at least this."""
-    min_phrase_probability: float = 0.5
+    min_phrase_probability: float = 0.4
     """Words go on while the probability of the whole phrase stays at least this."""
     budget_ms: float = 4.0
     """No word is started once this much time has passed since the first was found: a

@@ -283,9 +283,9 @@ def ghost_row(summary: GhostSummary) -> list[str]:
     return [
         summary.system,
         str(summary.words),
-        f"{summary.list_ksr:.1f}",
-        f"{summary.ghost_ksr:.1f}",
-        f"{summary.both_ksr:.1f}",
+        f"{summary.list_ksr:.2f}",
+        f"{summary.ghost_ksr:.2f}",
+        f"{summary.both_ksr:.2f}",
         f"{summary.shown_percent:.1f}",
         f"{summary.first_right_percent:.1f}",
         f"{summary.mean_words:.2f}",
