@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "show a model bundle's manifest and verify its files",
     ),
     "eval": (
-        "nextword.server.commands.evaluate",
+        "nextword.server.commands.eval_command",
         "simulate typing files and report keystroke savings",
     ),
     "forget": ("nextword.server.commands.forget", "delete what the memory stored for a workspace"),

@@ -27,7 +27,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
-from nextword.server.commands.evaluate import TypingSession, WordTrial, percent, summarize
+from nextword.server.commands.evaluate import (
+    FileResult,
+    TypingSession,
+    WordTrial,
+    percent,
+    summarize,
+)
 from nextword.server.engine.inline import GhostWord
 from nextword.server.text.keystrokes import accepted_keystrokes
 from nextword.server.text.tokenizer import fold, tokenize
@@ -204,8 +210,6 @@ def summarize_ghost(
     system: str, files: list[GhostFile], suggestions: int, cut: Cut = as_shown
 ) -> GhostSummary:
     """The three users' savings and the ghost text's figures over `files`."""
-    from nextword.server.commands.evaluate import FileResult
-
     results = []
     for file in files:
         result = FileResult(file.name, [t.list_trial for t in file.trials])
