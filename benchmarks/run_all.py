@@ -242,11 +242,14 @@ def run_latency(plan: Plan) -> dict:
         )
         for name, prepare in (("paced", True), ("paced_unprepared", False))
     }
+    inline = asyncio.run(
+        latency.typing_run(str(plan.bundle), text[: 200 if plan.quick else 1500], None, 0, True)
+    )
     sizes = [2_000] if plan.quick else [10_000, 1_000_000]
     words = sum(len(p.split()) for p in paragraphs)
     repeated = paragraphs * (max(sizes) // max(words, 1) + 1)
     far = [asyncio.run(latency.far_edit_run(str(plan.bundle), repeated, n)) for n in sizes]
-    return {"typing": typing, **paced, "far_edits": far}
+    return {"typing": typing, **paced, "inline": inline, "far_edits": far}
 
 
 def run_training_section(plan: Plan, results: dict) -> None:
