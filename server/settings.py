@@ -107,7 +107,7 @@ class InlineSettings:
     min_phrase_probability: float = 0.4
     """Words go on while the probability of the whole phrase stays at least this."""
     budget_ms: float = 4.0
-    """No word is started once this much time has passed since the first was found: a
+    """No word after the first is started once this much of the request's time has passed: a
     keystroke never waits long behind a rollout."""
 
 

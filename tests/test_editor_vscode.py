@@ -299,12 +299,18 @@ STORY = "Zorblat Quenwick came. Then Zorblat Quenwick left. We met Zorblat Quenw
 TYPED = "Today Zorb"
 
 
+GENEROUS_BUDGET_MS = 1000
+"""The ghost text's time budget in these tests: the phrase must not depend on how busy the
+machine is."""
+
+
 def ghost_text_workspace(workspace: Path, typed: str = TYPED) -> tuple[Path, str, InlineSuggestion]:
     """notes.md holding the story, ghost text on and the suggest widget off (so that only the
     inline suggestion shows); the suggestion the server makes after `typed` there."""
     from nextword.server.engine.documents import DocumentState
     from nextword.server.engine.engine import load_engine
     from nextword.server.engine.inline import suggest_inline
+    from nextword.server.settings import Settings
 
     notes = workspace / "notes.md"
     text = MARKDOWN + STORY
@@ -320,10 +326,13 @@ def ghost_text_workspace(workspace: Path, typed: str = TYPED) -> tuple[Path, str
                 "[markdown]": {"editor.quickSuggestions": quiet},
                 "editor.quickSuggestions": quiet,
                 "editor.suggestOnTriggerCharacters": False,
+                "nextword.serverSettings": {"inline": {"budgetMs": GENEROUS_BUDGET_MS}},
             }
         )
     )
-    engine = load_engine(os.environ.get("NEXTWORD_EDITOR_TEST_BUNDLE") or None)
+    settings = Settings()
+    settings.inline.budget_ms = GENEROUS_BUDGET_MS
+    engine = load_engine(os.environ.get("NEXTWORD_EDITOR_TEST_BUNDLE") or None, settings)
     document = DocumentState.open("file:///notes.md", text + typed, "markdown", 1)
     lines = (text + typed).split("\n")
     expected = suggest_inline(engine, document, len(lines) - 1, len(lines[-1]))

@@ -9,8 +9,8 @@ the network (one recurrent step on the cached state, cached like any other), and
 ranked with nothing typed. The rollout goes on while the product of the kept words'
 probabilities (the phrase's) stays at or above `min_phrase_probability`; it stops at `max_words`,
 where the network expects punctuation, a number or a paragraph end rather than a word, and once
-`budget_ms` of work past the first word is spent, so a keystroke never waits long behind a
-rollout. Nothing is
+`budget_ms` has passed since the request came (the first word is always finished), so a
+keystroke never waits long behind a rollout. Nothing is
 offered when even the first word is not confident, or when the line goes on after the cursor.
 """
 
@@ -120,8 +120,9 @@ def rollout(
     budget_ms: float = float("inf"),
 ) -> list[GhostWord]:
     """The greedy continuation at the cursor while `keep` says so, up to `max_words` words; no
-    word after the first is started once `budget_ms` has passed since the first was found (the
-    first costs what a completion costs; the budget bounds what the phrase adds)."""
+    word after the first is started once `budget_ms` has passed since the call (the first costs
+    what a completion costs; the budget bounds what the phrase adds)."""
+    deadline = time.perf_counter() + budget_ms / 1000.0
     text = document.text
     engine.use(document)
     key = engine.context_key(cursor.tokens, cursor.truncated)
@@ -131,8 +132,7 @@ def rollout(
     previous = cursor.previous_token
     continue_id = engine.vocab.id_of(CONTINUE_SYMBOL)
     words: list[GhostWord] = []
-    deadline = float("inf")
-    while len(words) < max_words and time.perf_counter() < deadline:
+    while len(words) < max_words and (not words or time.perf_counter() < deadline):
         prediction = engine.prediction(document, key)
         memory = engine.memory_words(blocks, prediction, prefix, previous)
         candidates = engine.rank(prediction, prefix, nearby, memory=memory)
@@ -149,8 +149,6 @@ def rollout(
         if not prefix and from_memory < MEMORY_TRUSTED and expects_symbol(engine, prediction, best):
             break
         words.append(word)
-        if len(words) == 1:
-            deadline = time.perf_counter() + budget_ms / 1000.0
         token_id = engine.vocab.id_of(best.folded)
         key = extend_key(key, token_id, engine.bundle.max_context_tokens, continue_id)
         prefix, sentence_start, previous = "", False, best.folded
