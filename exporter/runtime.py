@@ -76,9 +76,14 @@ def stop_reason(
         return "finished"
     if args.halt_after and steps_here >= args.halt_after:
         return "halted (--halt-after)"
-    if args.time_budget and progress.train_seconds >= args.time_budget:
+    if budget_spent(args, progress):
         return "time budget spent"
     return "interrupted" if stop.requested else ""
+
+
+def budget_spent(args: argparse.Namespace, progress: Progress) -> bool:
+    """Whether the run has trained for its --time-budget (a resume may raise the budget)."""
+    return bool(args.time_budget) and progress.train_seconds >= args.time_budget
 
 
 def agree_on_clock(progress: Progress, stop: StopRequest, workers: Workers) -> None:

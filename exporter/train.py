@@ -22,7 +22,7 @@ import torch.distributed as dist
 from nextword.exporter.checkpoint import CheckpointError
 from nextword.exporter.corpus import DEV_EVERY, default_cache_dir
 from nextword.exporter.losses import LOSS_NAMES
-from nextword.exporter.runtime import Workers, init_workers
+from nextword.exporter.runtime import Workers, budget_spent, init_workers
 from nextword.exporter.starts import build_trainer
 from nextword.exporter.targets import TARGET_SOURCES
 
@@ -131,10 +131,12 @@ def train_run(args: argparse.Namespace, workers: Workers) -> Path:
             100 * data.corpus["vocab_coverage"], len(data.train), trainer.steps_per_epoch,
             trainer.total_steps,
         )  # fmt: skip
-    if progress.done or progress.step >= trainer.total_steps:
+    if progress.step >= trainer.total_steps or budget_spent(args, progress):
         progress.done = True
         trainer.save()
         return trainer.path
+    if progress.done and workers.is_main:
+        log.info("continuing a run that had spent its time budget: now %.0f s", args.time_budget)
     reason = trainer.loop()
     progress.done = reason in ("finished", "time budget spent")
     trainer.save(trainer.dev_figures() if workers.is_main else None)

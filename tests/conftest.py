@@ -5,14 +5,27 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nextword.server.model.bundle import DEFAULT_BUNDLE
+from nextword.server.model.vocab import Vocabulary
 
 DATA = Path(__file__).resolve().parent / "data"
 TINY_BUNDLE = DATA / "tiny_bundle"
 TINY_SOFTMAX_BUNDLE = DATA / "tiny_softmax_bundle"
 SERVER_COMMAND = [sys.executable, "-m", "nextword.server.cli", "serve"]
+
+
+def word_vocab(words: list[str]) -> Vocabulary:
+    """A vocabulary of `words` (each seen 10 times) and the markers the counts use."""
+    markers = {"<p>": 5, "<cont>": 1, "<unk>": 1, ",": 4}
+    return Vocabulary.build({word: (word, 10) for word in words}, markers)
+
+
+def word_ids(vocab: Vocabulary, text: str) -> np.ndarray:
+    """The ids of the space-separated words of `text`."""
+    return np.asarray([vocab.id_of(word) for word in text.split()], dtype=np.int32)
 
 
 def default_bundle_present() -> bool:

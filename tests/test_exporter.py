@@ -176,6 +176,18 @@ def test_resume_equals_an_uninterrupted_run(corpus: Path, tmp_path: Path) -> Non
     assert torch.equal(expected.targets, resumed.targets)
 
 
+def test_a_raised_time_budget_continues_a_spent_run(corpus: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert nextword(train_args(corpus, run, "--max-steps", "14", "--time-budget", "1e-9")) == 0
+    spent = load_checkpoint(run).progress
+    assert spent.step == 1 and spent.done
+    assert nextword(train_args(corpus, run, "--resume", "--time-budget", "1e-9")) == 0
+    assert load_checkpoint(run).progress.step == 1
+    raised = ("--resume", "--time-budget", "1e9", "--halt-after", "3")
+    assert nextword(train_args(corpus, run, *raised)) == 0
+    assert load_checkpoint(run).progress.step == 4
+
+
 def test_a_finished_run_is_not_overwritten(corpus: Path, tmp_path: Path, capsys) -> None:
     run = tmp_path / "run"
     assert nextword(train_args(corpus, run, "--max-steps", "2")) == 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import word_ids, word_vocab
 
 from nextword.exporter.ngram_pruning import (
     compressed_size,
@@ -38,12 +39,7 @@ WORDS += [f"w{number:03d}" for number in range(300)]
 
 @pytest.fixture(scope="module")
 def vocab() -> Vocabulary:
-    words = {word: (word, 10) for word in WORDS}
-    return Vocabulary.build(words, {"<p>": 5, "<cont>": 1, "<unk>": 1, ",": 4})
-
-
-def ids(vocab: Vocabulary, text: str) -> np.ndarray:
-    return np.asarray([vocab.id_of(word) for word in text.split()], dtype=np.int32)
+    return word_vocab(WORDS)
 
 
 def table_of(arrays: dict[str, np.ndarray], vocab: Vocabulary) -> NgramTable:
@@ -71,7 +67,7 @@ def noise(vocab: Vocabulary, paragraphs: int, seed: int = 0) -> list[np.ndarray]
 def test_a_frequent_phrase_survives_a_tight_budget(vocab: Vocabulary) -> None:
     """Among many n-grams seen once, "ladies and gentlemen" is kept: "and" alone would say
     "women" as often."""
-    paragraphs = [ids(vocab, "ladies and gentlemen"), ids(vocab, "cat and women")] * 40
+    paragraphs = [word_ids(vocab, "ladies and gentlemen"), word_ids(vocab, "cat and women")] * 40
     paragraphs += noise(vocab, 400)
     everything = count_ngrams(paragraphs, vocab, 64)
     budget = compressed_size(everything) // 4
@@ -102,8 +98,8 @@ def test_a_singleton_the_backoff_predicts_goes_before_one_it_does_not(vocab: Voc
     """After "dog" comes "barks" every time, so "big dog barks" (seen once) says nothing the
     bigram does not: relative entropy drops it first. "the cat sat" (also once) is news: after
     "cat" comes "women" otherwise."""
-    paragraphs = [ids(vocab, "a dog barks")] * 30 + [ids(vocab, "ladies cat women")] * 30
-    paragraphs += [ids(vocab, "big dog barks"), ids(vocab, "the cat sat")]
+    paragraphs = [word_ids(vocab, "a dog barks")] * 30 + [word_ids(vocab, "ladies cat women")] * 30
+    paragraphs += [word_ids(vocab, "big dog barks"), word_ids(vocab, "the cat sat")]
     chunks_flat = _flat(paragraphs, vocab)
     orders = [count_order(chunks_flat, length, len(vocab), vocab.n_words) for length in (1, 2)]
     link_tails(orders, len(vocab))
@@ -149,7 +145,7 @@ FOURGRAM_TEXT = [
 def test_fourgram_evidence_is_a_distribution(vocab: Vocabulary) -> None:
     """explicit(w) + share * p_network(w) sums to one over all words, through four levels, and
     a prefix's range sees the same numbers as the whole vocabulary."""
-    paragraphs = [ids(vocab, text) for text in FOURGRAM_TEXT]
+    paragraphs = [word_ids(vocab, text) for text in FOURGRAM_TEXT]
     table = table_of(count_ngrams(paragraphs, vocab, 64, order=4), vocab)
     assert len(table.levels) == 3 and table.context_length == 3
     rng = np.random.default_rng(0)
@@ -174,7 +170,7 @@ def test_fourgram_evidence_is_a_distribution(vocab: Vocabulary) -> None:
 
 
 def test_fourgram_evidence_by_hand(vocab: Vocabulary) -> None:
-    paragraphs = [ids(vocab, text) for text in FOURGRAM_TEXT]
+    paragraphs = [word_ids(vocab, text) for text in FOURGRAM_TEXT]
     table = table_of(count_ngrams(paragraphs, vocab, 64, order=4), vocab)
     v, d = vocab.index, 0.5
     evidence = table.evidence((v["the"], v["ladies"], v["and"]), 0, vocab.n_words, d)
@@ -224,7 +220,7 @@ def test_the_engine_keeps_fourgram_evidence_apart_by_the_third_last_word(
 
 @pytest.fixture(scope="module")
 def fourgram_arrays(vocab: Vocabulary) -> dict[str, np.ndarray]:
-    return count_ngrams([ids(vocab, text) for text in FOURGRAM_TEXT], vocab, 64, order=4)
+    return count_ngrams([word_ids(vocab, text) for text in FOURGRAM_TEXT], vocab, 64, order=4)
 
 
 def _changed(arrays: dict[str, np.ndarray], name: str, change) -> dict[str, np.ndarray]:
@@ -280,7 +276,7 @@ def test_missing_or_mistyped_arrays_are_refused(
 
 def test_a_fourgram_without_its_trigram_is_refused(vocab: Vocabulary) -> None:
     v, size = vocab.index, len(vocab)
-    arrays = count_ngrams([ids(vocab, "the ladies and gentlemen")] * 2, vocab, 64, order=4)
+    arrays = count_ngrams([word_ids(vocab, "the ladies and gentlemen")] * 2, vocab, 64, order=4)
     # the 4-gram "the ladies and" -> "women": its tail "ladies and women" was never counted
     level = encode_level(
         np.asarray([(v["the"] * size + v["ladies"]) * size + v["and"]]), np.asarray([2]),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_BUNDLE, default_bundle_present
+from conftest import TINY_BUNDLE, default_bundle_present, word_ids, word_vocab
 
 from nextword.exporter.ngrams import count_ngrams, sequences
 from nextword.server.engine.documents import DocumentState
@@ -28,12 +28,7 @@ WORDS = ["and", "gentlemen", "ladies", "the", "women"]
 
 @pytest.fixture(scope="module")
 def vocab() -> Vocabulary:
-    words = {word: (word, 10) for word in WORDS}
-    return Vocabulary.build(words, {"<p>": 5, "<cont>": 1, "<unk>": 1, ",": 4})
-
-
-def ids(vocab: Vocabulary, text: str) -> np.ndarray:
-    return np.asarray([vocab.id_of(word) for word in text.split()], dtype=np.int32)
+    return word_vocab(WORDS)
 
 
 def table_of(arrays: dict[str, np.ndarray]) -> NgramTable:
@@ -50,9 +45,9 @@ def test_sequences_put_each_chunk_behind_its_marker() -> None:
 
 def test_counts_follow_the_networks_sequences(vocab: Vocabulary) -> None:
     paragraphs = [
-        ids(vocab, "ladies and gentlemen , ladies and women"),
-        ids(vocab, "ladies and gentlemen"),
-        ids(vocab, "the ladies and gentlemen"),
+        word_ids(vocab, "ladies and gentlemen , ladies and women"),
+        word_ids(vocab, "ladies and gentlemen"),
+        word_ids(vocab, "the ladies and gentlemen"),
     ]
     arrays = count_ngrams(paragraphs, vocab, max_context_tokens=64, min_count=1)
     table = table_of(arrays)
@@ -77,7 +72,7 @@ def test_counts_follow_the_networks_sequences(vocab: Vocabulary) -> None:
 
 
 def test_no_ngram_spans_a_context_reset(vocab: Vocabulary) -> None:
-    paragraph = ids(vocab, "ladies and gentlemen ladies and gentlemen")
+    paragraph = word_ids(vocab, "ladies and gentlemen ladies and gentlemen")
     bigrams = table_of(count_ngrams([paragraph], vocab, max_context_tokens=2)).levels[0]
     v = vocab.index
     # chunks: [<p> ladies and] [<cont> gentlemen ladies] [<cont> and gentlemen]
@@ -90,9 +85,9 @@ def test_no_ngram_spans_a_context_reset(vocab: Vocabulary) -> None:
 def test_the_mixture_is_a_distribution(vocab: Vocabulary) -> None:
     """explicit(w) + share * p_network(w) sums to one over all words, for any context."""
     paragraphs = [
-        ids(vocab, "ladies and gentlemen , ladies and women the ladies"),
-        ids(vocab, "the women and the ladies and gentlemen and the women"),
-        ids(vocab, "and the and the and women"),
+        word_ids(vocab, "ladies and gentlemen , ladies and women the ladies"),
+        word_ids(vocab, "the women and the ladies and gentlemen and the women"),
+        word_ids(vocab, "and the and the and women"),
     ]
     rng = np.random.default_rng(0)
     n = vocab.n_words
@@ -115,7 +110,7 @@ def test_the_mixture_is_a_distribution(vocab: Vocabulary) -> None:
 
 
 def test_counts_decide_an_unambiguous_phrase(vocab: Vocabulary) -> None:
-    paragraphs = [ids(vocab, "ladies and gentlemen")] * 5 + [ids(vocab, "and women")] * 20
+    paragraphs = [word_ids(vocab, "ladies and gentlemen")] * 5 + [word_ids(vocab, "and women")] * 20
     table = table_of(count_ngrams(paragraphs, vocab, 64, min_count=2))
     key = (vocab.index["ladies"], vocab.index["and"])
     evidence = table.evidence(key, 0, vocab.n_words, 0.75)
