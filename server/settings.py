@@ -104,7 +104,7 @@ class InlineSettings:
     """Shown at a word start when the first word's probability is at least this."""
     min_probability_typed: float = 0.7
     """Shown after letters of a word when its rest's probability is at least this."""
-    min_phrase_probability: float = 0.4
+    min_phrase_probability: float = 0.1
     """Words go on while the probability of the whole phrase stays at least this."""
     budget_ms: float = 4.0
     """No word after the first is started once this much of the request's time has passed: a
