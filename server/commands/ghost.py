@@ -279,7 +279,7 @@ GHOST_HEADER = (
     "mean words",
     "shown in a word %",
     "right in a word %",
-    "inline p99 ms",
+    "inline p99 ms (no budget)",
 )
 
 
