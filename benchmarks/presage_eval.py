@@ -172,16 +172,23 @@ def next_word_recall(trace: list[tuple[str, str, list[str]]]) -> tuple[float, fl
 
 
 def run_simulator(
-    text: Path, database: Path, suggestions: int, learn: bool = True, timeout: float = 3600
+    text: Path,
+    database: Path,
+    suggestions: int,
+    learn: bool = True,
+    timeout: float = 3600,
+    user_dir: Path | None = None,
 ) -> PresageRun:
-    """Type `text` with Presage; a fresh user database every run."""
-    with tempfile.TemporaryDirectory(prefix="presage-user-") as user_dir:
-        config = write_config(database, suggestions, Path(user_dir), learn)
+    """Type `text` with Presage; a fresh user database every run, unless `user_dir` (then
+    what earlier runs there learned counts, and this run's learning is kept there)."""
+    with tempfile.TemporaryDirectory(prefix="presage-user-") as fresh:
+        user_dir = user_dir or Path(fresh)
+        config = write_config(database, suggestions, user_dir, learn)
         started = time.perf_counter()
         completed = subprocess.run(
             ["presage_simulator", "-i", "-c", str(config), str(text)],
             capture_output=True, text=True, timeout=timeout,
-            env={"HOME": user_dir, "PATH": "/usr/bin:/bin"},
+            env={"HOME": str(user_dir), "PATH": "/usr/bin:/bin"},
         )  # fmt: skip
         seconds = time.perf_counter() - started
     if completed.returncode != 0:

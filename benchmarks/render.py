@@ -276,6 +276,10 @@ def render(results: dict, out: Path) -> str:
     lines += ghost_lines(results.get("ghost", {}))
     lines += _section_speed(results, out)
     lines += _section_training(results, out)
+    if "learning" in results:
+        from learning_eval import table
+
+        lines += ["", "## Learning from the user's writing", "", table(results["learning"])]
     return "\n".join(lines)
 
 
@@ -284,6 +288,7 @@ SECTION_KEYS = {
     "ghost": ("ghost",),
     "speed": ("growth", "cold_start", "memory", "latency"),
     "training": ("training",),
+    "learning": ("learning",),
 }
 
 

@@ -55,7 +55,7 @@ log = logging.getLogger("benchmarks")
 
 REPO = HERE.parent
 QUICK_DATA = REPO / "tests" / "data" / "bench"
-SECTIONS = ("quality", "ghost", "speed", "training")
+SECTIONS = ("quality", "ghost", "speed", "training", "learning")
 SOFTMAX_NAME = "softmax head (same network)"
 MATCHED_NAME = "continuous head, trained like the softmax one"
 
@@ -286,11 +286,22 @@ def run_training_section(plan: Plan, results: dict) -> None:
         cache.write_text(json.dumps(stored, indent=1), encoding="utf-8")
 
 
+def run_learning_section(plan: Plan, results: dict) -> None:
+    """Same-author text with and without learning (learning_eval.py); not with --quick (it
+    fetches a Debian package and types 2,000 words three times through the server)."""
+    if plan.quick:
+        return
+    import learning_eval
+
+    results["learning"] = learning_eval.measure(learning_eval.same_author.BENCHMARK, plan.cache)
+
+
 SECTION_RUNS = {
     "quality": run_quality_section,
     "ghost": run_ghost_section,
     "speed": run_speed_section,
     "training": run_training_section,
+    "learning": run_learning_section,
 }
 
 

@@ -21,7 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "nextword.server.commands.eval_command",
         "simulate typing files and report keystroke savings",
     ),
-    "forget": ("nextword.server.commands.forget", "delete what the memory stored for a workspace"),
+    "learn": ("nextword.server.commands.learn", "learn your words and phrases from your writing"),
+    "forget": ("nextword.server.commands.forget", "delete what was learned from your writing"),
     "settings": (
         "nextword.server.commands.settings_doc",
         "print the settings reference (Markdown)",

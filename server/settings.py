@@ -97,6 +97,25 @@ class MemorySettings:
 
 
 @dataclass
+class LearningSettings:
+    enabled: bool = True
+    """Complete with what was learned from the user's own writing (`nextword learn`, and the
+    sentences typed): their words, names and phrases (personal/)."""
+    typing: bool = True
+    """Learn the finished sentences typed in any served document, kept in the user's data
+    directory (local only). Read from the editor's user-level settings only: a workspace
+    cannot turn it on."""
+    weight: float = 0.5
+    """lambda in (1 - lambda) * p_model + lambda * p_personal, where p_personal is the user's
+    phrase counts with the model as their lowest order (a context the user never wrote leaves
+    p_personal = p_model)."""
+    discount: float = 0.75
+    """D, subtracted from every count of the user's phrases (0 <= D < 1)."""
+    unigram: float = 0.1
+    """Share of the user's word frequencies in the lowest order, beside the model's."""
+
+
+@dataclass
 class InlineSettings:
     max_words: int = 4
     """Most words in one suggestion (the rest of the current word counts as one)."""
@@ -141,6 +160,8 @@ class Settings:
     """How much text around the cursor is read (text/cursor.py)."""
     memory: MemorySettings = field(default_factory=MemorySettings)
     """The document cache of its own words (memory/)."""
+    learning: LearningSettings = field(default_factory=LearningSettings)
+    """Learning from the user's own writing (personal/): `nextword learn`, and as they type."""
     inline_suggestions: bool = True
     """Answer textDocument/inlineCompletion (the clients decide whether to ask)."""
     inline: InlineSettings = field(default_factory=InlineSettings)
@@ -176,6 +197,9 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "memory.same_previous": (0, 1000),
     "memory.min_norm": (0, 1e6),
     "memory.half_weight_pairs": (0, 1e6),
+    "learning.weight": (0, 0.999),  # 1 would leave the model no share
+    "learning.discount": (0, 0.999),
+    "learning.unigram": (0, 1),
     "inline.max_words": (1, 32),
     "inline.min_probability": (0, 1),
     "inline.min_probability_typed": (0, 1),

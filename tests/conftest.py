@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,16 @@ DATA = Path(__file__).resolve().parent / "data"
 TINY_BUNDLE = DATA / "tiny_bundle"
 TINY_SOFTMAX_BUNDLE = DATA / "tiny_softmax_bundle"
 SERVER_COMMAND = [sys.executable, "-m", "nextword.server.cli", "serve"]
+
+# The servers and editors the tests start learn what is typed into them: never into the
+# user's own data directory (and `fresh_data_home` gives each test its own).
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="nextword-tests-data-")
+
+
+@pytest.fixture(autouse=True)
+def fresh_data_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """What one test's servers learn from typing never changes another test's completions."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))
 
 
 def word_vocab(words: list[str]) -> Vocabulary:

@@ -7,6 +7,7 @@ checks hold for code that is not run by the other tests.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,10 @@ ALLOWED = {
     "text": {"settings"},
     "model": {"text", "settings"},
     "memory": {"text", "settings"},
-    "engine": {"memory", "model", "text", "settings"},
-    "lsp": {"engine", "memory", "model", "text", "settings"},
-    "commands": {"lsp", "engine", "memory", "model", "text", "settings"},
+    "personal": {"memory", "model", "text", "settings"},
+    "engine": {"memory", "model", "personal", "text", "settings"},
+    "lsp": {"engine", "memory", "model", "personal", "text", "settings"},
+    "commands": {"lsp", "engine", "memory", "model", "personal", "text", "settings"},
     "cli": set(),
 }
 LSP_LIBRARIES = ("lsprotocol", "pygls")
@@ -149,3 +151,18 @@ def test_modules_stay_readable_in_one_sitting(folder: str) -> None:
         if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MOST_LINES
     }
     assert not long, long
+
+
+def test_every_package_is_installed() -> None:
+    """A wheel carries only the packages pyproject names: a new folder must be named there."""
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    listing = re.search(r"^packages = \[(.*?)\]", pyproject, re.S | re.M)
+    assert listing, "pyproject.toml names no packages"
+    named = set(re.findall(r'"([\w.]+)"', listing.group(1)))
+    roots = {"nextword.server": SERVER, "nextword.exporter": ROOT / "exporter"}
+    found = {
+        ".".join((name, *init.parent.relative_to(root).parts))
+        for name, root in roots.items()
+        for init in root.rglob("__init__.py")
+    }
+    assert found <= named, f"not in pyproject's packages: {sorted(found - named)}"

@@ -47,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave out the bundle's corpus word counts (the network alone)",
     )
     parser.add_argument(
+        "--learn",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="learn these files first (`nextword learn`, into a fresh data directory)",
+    )
+    parser.add_argument(
         "--ghost",
         action="store_true",
         help="also ask for ghost text at every prefix and report what it saves (commands/ghost.py)",
@@ -59,20 +67,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    missing = [str(p) for p in args.text if not p.is_file()]
+    missing = [str(p) for p in args.text + args.learn if not p.exists()]
     if missing:
         print(f"nextword eval: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
-    from nextword.server.commands.sessions import engine_session_factory, lsp_session_factory
+    from nextword.server.commands.sessions import (
+        engine_session_factory,
+        learned_data_home,
+        lsp_session_factory,
+    )
     from nextword.server.model.bundle import BundleError
 
     mode = "lsp" if args.lsp else "engine"
-    off = [label for label, flag in (("no cache", args.no_cache), ("no ngrams", args.no_ngrams))
-           if flag]  # fmt: skip
+    off = [label for label, flag in (("no cache", args.no_cache), ("no ngrams", args.no_ngrams),
+                                     ("learned", bool(args.learn))) if flag]  # fmt: skip
     name = args.name or f"nextword ({', '.join([mode, *off])})"
     try:
         factory = (lsp_session_factory if args.lsp else engine_session_factory)(
-            args.bundle, not args.no_cache, max(args.suggestions), not args.no_ngrams
+            args.bundle,
+            not args.no_cache,
+            max(args.suggestions),
+            not args.no_ngrams,
+            learned_data_home(args.bundle, args.learn),
         )
     except BundleError as error:
         print(f"nextword eval: {error}", file=sys.stderr)

@@ -22,7 +22,6 @@ That is exact for engines whose answer depends only on the document text and cur
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -31,6 +30,7 @@ from typing import Protocol
 
 import numpy as np
 
+from nextword.server.commands.progress import progress_bar
 from nextword.server.text.keystrokes import keystrokes
 from nextword.server.text.tokenizer import fold, tokenize
 
@@ -203,31 +203,12 @@ def evaluate_files(
         session = open_session()
         label = f"{system}: {path.name}"
         try:
-            result = simulate(text, session, max(suggestions), _progress_bar(label, show_progress))
+            result = simulate(text, session, max(suggestions), progress_bar(label, show_progress))
         finally:
             session.close()
         result.name = path.name
         results.append(result)
     return summarize(system, results, suggestions)
-
-
-def _progress_bar(label: str, enabled: bool) -> Callable[[int, int], None] | None:
-    if not enabled:
-        return None
-    redraw = sys.stderr.isatty()  # in a log file, only the finished line
-
-    def show(done: int, total: int) -> None:
-        if not redraw and done < total:
-            return
-        width = 30
-        filled = width * done // max(total, 1)
-        bar = "#" * filled + "." * (width - filled)
-        end = "\n" if done >= total else ""
-        start = "\r" if redraw else ""
-        sys.stderr.write(f"{start}{label:<40.40} [{bar}] {done}/{total} words{end}")
-        sys.stderr.flush()
-
-    return show
 
 
 def format_table(summaries: list[Summary]) -> str:

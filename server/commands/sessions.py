@@ -5,8 +5,11 @@ keystroke one incremental didChange and one completion request.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,11 @@ from nextword.server.engine.documents import DocumentState
 from nextword.server.engine.engine import Engine, load_engine
 from nextword.server.engine.inline import GhostWord, suggest_inline
 from nextword.server.lsp.client import StdioClient, serve_command
+from nextword.server.memory.persist import data_dir
+from nextword.server.model.bundle import bundle_identity
+from nextword.server.personal.layer import PersonalLayer
+from nextword.server.personal.learn import file_paragraphs, learn_source, source_name
+from nextword.server.personal.store import bundle_folder
 from nextword.server.settings import BOUNDS, Settings
 
 
@@ -147,6 +155,9 @@ def eval_settings(cache: bool, max_items: int = 6, ngrams: bool = True) -> Setti
     time budget at `EVAL_BUDGET_MS`."""
     settings = Settings(max_items=max(max_items, Settings().max_items))
     settings.inline = replace(settings.inline, budget_ms=EVAL_BUDGET_MS)
+    # Typed text is learned in the pauses between sentences, which a simulation does not have:
+    # off, so both ways of typing give the same figures (what was learned first still counts).
+    settings.learning = replace(settings.learning, typing=False)
     if not cache:
         settings.ranking = replace(settings.ranking, document=0.0)
         settings.memory = replace(settings.memory, enabled=False)
@@ -155,11 +166,35 @@ def eval_settings(cache: bool, max_items: int = 6, ngrams: bool = True) -> Setti
     return settings
 
 
+def learned_data_home(bundle: str | None, learn: list[Path]) -> Path:
+    """A fresh data directory (XDG_DATA_HOME) holding what was learned from `learn`: an
+    evaluation neither reads nor changes the user's own."""
+    home = Path(tempfile.mkdtemp(prefix="nextword-eval-"))
+    atexit.register(shutil.rmtree, home, True)
+    base = home / data_dir().name
+    bundle_id = bundle_identity(bundle)
+    for path in learn:
+        paragraphs = file_paragraphs([path])
+        learn_source(bundle_folder(bundle_id, base), bundle_id, source_name(path), paragraphs, base)
+    return home
+
+
 def engine_session_factory(
-    bundle: str | None, cache: bool = True, max_items: int = 6, ngrams: bool = True
+    bundle: str | None,
+    cache: bool = True,
+    max_items: int = 6,
+    ngrams: bool = True,
+    data_home: Path | None = None,
 ):
-    """Sessions on one engine (loaded now), a new document for each."""
+    """Sessions on one engine (loaded now), a new document for each, completing with what is
+    learned in `data_home` (an XDG_DATA_HOME; default: a fresh one, nothing learned)."""
     engine = load_engine(bundle, eval_settings(cache, max_items, ngrams))
+    home = data_home or learned_data_home(bundle, [])
+    layer = PersonalLayer(
+        engine.vocab, bundle_identity(engine.bundle.path), base=home / data_dir().name
+    )
+    layer.load()
+    engine.personal = layer
     counter = iter(range(1, 1 << 30))
 
     def open_session() -> EngineSession:
@@ -170,11 +205,18 @@ def engine_session_factory(
 
 
 def lsp_session_factory(
-    bundle: str | None, cache: bool = True, max_items: int = 6, ngrams: bool = True
+    bundle: str | None,
+    cache: bool = True,
+    max_items: int = 6,
+    ngrams: bool = True,
+    data_home: Path | None = None,
 ):
-    """Sessions on one server process (started now), a new document for each."""
+    """Sessions on one server process (started now, with `data_home` as its XDG_DATA_HOME;
+    default: a fresh one), a new document for each."""
     stderr = None if os.environ.get("NEXTWORD_EVAL_STDERR") else subprocess.DEVNULL
-    client = StdioClient(serve_command(bundle), stderr=stderr)
+    home = data_home or learned_data_home(bundle, [])
+    environment = {**os.environ, "XDG_DATA_HOME": str(home)}
+    client = StdioClient(serve_command(bundle), stderr=stderr, env=environment)
     client.initialize(server_options(cache, max_items, ngrams))
     counter = iter(range(1, 1 << 30))
 
@@ -189,6 +231,7 @@ def server_options(cache: bool, max_items: int = 6, ngrams: bool = True) -> dict
     """initializationOptions matching `eval_settings`."""
     options: dict[str, Any] = {"maxItems": max(max_items, Settings().max_items)}
     options["inline"] = {"budgetMs": EVAL_BUDGET_MS}
+    options["learning"] = {"typing": False}  # as in eval_settings
     if not cache:
         options["ranking"] = {"document": 0.0}
         options["memory"] = {"enabled": False}

@@ -46,6 +46,8 @@ from nextword.server.memory.workspace import SharedBlocks, SpareRows
 from nextword.server.model.bundle import Bundle, load_bundle
 from nextword.server.model.predictor import CachedStep, Network, Prediction
 from nextword.server.model.search import WordSearch
+from nextword.server.personal.layer import PersonalLayer
+from nextword.server.personal.mixing import PersonalEvidence
 from nextword.server.settings import Settings
 from nextword.server.text.cursor import (
     Cursor,
@@ -85,6 +87,8 @@ class Engine:
         self.prepared: PreparedSpace | None = None
         self.recent = RecentDocuments(self.settings.cached_documents)
         self.shared = SharedBlocks()
+        self.personal: PersonalLayer | None = None
+        """What was learned from the user's writing (personal/), when attached."""
         self.spare_rows = SpareRows()
         self.stats = EngineStats()
         self.configure(self.settings)
@@ -170,9 +174,10 @@ class Engine:
         nearby: dict[str, str],
         limit: int | None = None,
         memory: dict[str, tuple[float, str]] | None = None,
+        personal: PersonalEvidence | None = None,
     ) -> list[Candidate]:
         """The best `limit` candidates for the prefix (ranking.py)."""
-        return self.ranker.rank(prediction, prefix, nearby, self.settings, limit, memory)
+        return self.ranker.rank(prediction, prefix, nearby, self.settings, limit, memory, personal)
 
     def nearby(self, document: DocumentState, text: DocumentText, cursor: Cursor) -> dict[str, str]:
         """The words written near the cursor, {folded: as first written}."""
@@ -269,6 +274,8 @@ class Engine:
             self.nearby(document, text, cursor),
             limit=4 * self.settings.max_items + 8,
             memory=self.memory_words(blocks, prediction, cursor.prefix, cursor.previous_token),
+            personal=self.personal
+            and self.personal.evidence(cursor.tokens, cursor.prefix, self.settings.learning),
         )
         return self.finish(candidates, cursor)
 

@@ -4,7 +4,8 @@ score = similarity * (model's score for the word)      (model/search.py)
       + prior * log(word's corpus frequency)
       + document * (1 if the word is written near the cursor)
 
-then mixed with the corpus counts (model/ngrams.py) and the document cache (memory/mixing.py).
+then mixed with the corpus counts (model/ngrams.py), the user's learned phrases
+(personal/mixing.py) and the document cache (memory/mixing.py).
 Words written near the cursor that the vocabulary lacks are candidates too; they take the
 unknown word's model score and the prior of the rarest vocabulary word.
 """
@@ -21,6 +22,7 @@ from nextword.server.model.ngrams import Evidence, NgramTable
 from nextword.server.model.predictor import Prediction
 from nextword.server.model.search import WordSearch, memoized
 from nextword.server.model.vocab import Vocabulary
+from nextword.server.personal.mixing import PersonalEvidence
 from nextword.server.settings import Settings
 from nextword.server.text.tokenizer import fold
 
@@ -136,11 +138,13 @@ class Ranker:
         settings: Settings,
         limit: int | None = None,
         memory: dict[str, tuple[float, str]] | None = None,
+        personal: PersonalEvidence | None = None,
     ) -> list[Candidate]:
         """The best `limit` candidates for the prefix (all when None), best first.
 
         `memory`: {folded word: (cache probability, as written)} from the document cache
-        (memory/), mixed into the scores by `mixed_scores`.
+        (memory/), mixed into the scores by `mixed_scores`; `personal`: what the user's learned
+        phrases say here (personal/), mixed in before it.
         """
         weights = settings.ranking
         vocab = self.vocab
@@ -152,7 +156,8 @@ class Ranker:
             matching = nearby  # every word matches; only read below
         n_words = vocab.n_words
         boosts = memory or {}
-        words = [*matching, *boosts]
+        learned = personal.candidates if personal is not None else {}
+        words = [*matching, *boosts, *learned]
         known = dict(zip(words, self.word_ids(words)))
         found = np.fromiter(known.values(), dtype=np.int64, count=len(known))
         in_vocab = np.sort(found[(found >= 0) & (found < n_words)]).tolist()
@@ -176,11 +181,20 @@ class Ranker:
             nearby_ids = [known[word] for word in matching if 0 <= known[word] < n_words]
             values = values + bonus * np.isin(ids, nearby_ids)
         written_forms = {word: written for word, (_, written) in boosts.items()} | matching
+        written_forms = learned | written_forms
         outside = [
             (w, written) for w, written in written_forms.items() if not 0 <= known[w] < n_words
         ]
-        outside_scores = [unknown_score + (bonus if w in matching else 0.0) for w, _ in outside]
+        outside_scores = [  # a word only the user's counts offer has no score of its own
+            unknown_score + (bonus if w in matching else 0.0)
+            if w in matching or w in boosts
+            else -np.inf
+            for w, _ in outside
+        ]
         final = np.concatenate([values, np.asarray(outside_scores, dtype=np.float64)])
+        if personal is not None and len(final):
+            log_z = self.search.log_total(prediction, weights)
+            final = personal.mixed(ids, [w for w, _ in outside], final, log_z)
         if boosts and len(final):
             from_cache = cache_probabilities(ids, outside, boosts, known)
             final = mixed_scores(final, from_cache, settings.memory)

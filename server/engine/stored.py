@@ -17,17 +17,14 @@ from nextword.server.memory.persist import (
     save_block,
     workspace_file,
 )
-from nextword.server.model.bundle import MANIFEST, sha256_of
+from nextword.server.model import bundle
 
 log = logging.getLogger(__name__)
 
 
 def bundle_identity(engine: Engine) -> str:
     """What a stored memory must have been learned with: the sha256 of the bundle's manifest."""
-    try:
-        return sha256_of(engine.bundle.path / MANIFEST)
-    except OSError:
-        return ""
+    return bundle.bundle_identity(engine.bundle.path)
 
 
 def attach(engine: Engine, workspace_uri: str | None) -> None:

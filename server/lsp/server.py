@@ -5,17 +5,14 @@ knows nothing of the LSP. Open documents live in `NextwordServer.documents` as `
 with their own line lists (text/document.py): the protocol below does NOT mirror them into
 pygls' `ls.workspace`, whose text store re-joins the whole document on every edit.
 
-Custom requests (for benchmarks and debugging): `nextword/ping` answers at once, without work;
-`nextword/stats` returns the engine's counters (recurrent steps run, cache hits, cached states).
-The server tells the client whether it can complete with a `nextword/status` notification
-({"state": "ready" | "no-model" | "error", "message": ...}) once initialized and whenever the
-model is (re)loaded.
+Custom requests: `nextword/ping` answers at once, without work; `nextword/stats` returns the
+engine's counters. The server tells the client whether it can complete with a
+`nextword/status` notification ({"state": "ready" | "no-model" | "error", "message": ...})
+once initialized and whenever the model is (re)loaded.
 
 While the user pauses (no edit for `PREPARE_AFTER_SECONDS` after a completion), the server
-prepares the keystroke after a space there (`Engine.prepare_next_word`: the recurrent step, the
-whole-vocabulary search and the whole completion for the text with the space), so that the
-slowest keystroke is answered from what was kept. An edit cancels a preparation not yet started;
-a message that comes while one runs waits ~2-4 ms.
+prepares the keystroke after a space there (`Engine.prepare_next_word`); an edit cancels a
+preparation not yet started. Learning from what is typed: lsp/learning.py.
 """
 
 from __future__ import annotations
@@ -45,6 +42,7 @@ from nextword.server.lsp.convert import (
     inline_completion_list,
     position_from_client,
 )
+from nextword.server.lsp.learning import Learning, forget_learned
 from nextword.server.lsp.transport import (
     MAX_DOCUMENT_CHARS,
     AnsweringProtocol,
@@ -96,6 +94,7 @@ class NextwordServer(LanguageServer):
         """What `nextword/status` says: "ready", "no-model" (the bundle cannot be used) or
         "error" (loading it failed otherwise)."""
         self.documents: dict[str, DocumentState] = {}
+        self.learning = Learning(self.documents)
         self.pending_messages: list[tuple[types.MessageType, str]] = []
         self.initialized = False
         self.preparation: asyncio.TimerHandle | None = None
@@ -250,6 +249,7 @@ def initialize(ls: NextwordServer, params: types.InitializeParams) -> None:
 @server.feature(types.INITIALIZED)
 def initialized(ls: NextwordServer, params: types.InitializedParams) -> None:
     ls.initialized = True
+    ls.learning.start()
     pending, ls.pending_messages = ls.pending_messages, []
     for kind, message in pending:
         ls.notify(kind, message)
@@ -270,6 +270,7 @@ def did_open(ls: NextwordServer, params: types.DidOpenTextDocumentParams) -> Non
         ls.refuse_document(item.uri, len(item.text))
         return
     ls.documents[item.uri] = DocumentState.open(item.uri, item.text, item.language_id, item.version)
+    ls.learning.tick(0.0)  # a cheap stat: re-reads what `nextword learn` wrote since
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
@@ -288,6 +289,8 @@ def did_change(ls: NextwordServer, params: types.DidChangeTextDocumentParams) ->
     codec = ls.workspace.position_codec
     for change in params.content_changes:
         apply_change(document, change, codec)
+        if ls.serves(document) and (edit := document.text.last_edit) is not None:
+            ls.learning.edited(document, edit[0], edit[0] + edit[2] - 1)
     document.version = params.text_document.version
 
 
@@ -297,6 +300,7 @@ def did_close(ls: NextwordServer, params: types.DidCloseTextDocumentParams) -> N
     document = ls.documents.pop(params.text_document.uri, None)
     if document is not None and ls.engine is not None:
         stored.store_learned(ls.engine, document, ls.workspace.root_uri)  # memory.persist on
+        ls.learning.closed(document)
         ls.engine.drop_caches(document)
 
 
@@ -344,8 +348,11 @@ FORGET = "nextword.forget"
 
 
 def attach_memory_store(ls: NextwordServer) -> None:
+    """The stored workspace memory (memory.persist) and what was learned (personal/)."""
     if ls.engine is not None:
         stored.attach(ls.engine, ls.workspace.root_uri)
+    warn = lambda message: ls.notify(types.MessageType.Warning, message)  # noqa: E731
+    ls.learning.attach(ls.engine, ls.workspace.root_uri or "", warn)
 
 
 @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
@@ -369,6 +376,7 @@ def forget_command(ls: NextwordServer, *args: Any) -> dict[str, Any]:
     """Delete the stored memory: this workspace's, or every workspace's with argument "all"."""
     everything = "all" in args
     removed = stored.forget_stored(ls.engine, ls.workspace.root_uri, everything)
+    removed += forget_learned(ls.learning, ls.workspace.root_uri, everything)
     log.info("%s: removed %d stored memory file(s)", FORGET, removed)
     return {"removed": removed}
 
@@ -378,6 +386,7 @@ def shutdown(ls: NextwordServer, params: Any = None) -> None:
     if ls.engine is not None:
         for document in ls.documents.values():
             stored.store_learned(ls.engine, document, ls.workspace.root_uri)
+    ls.learning.shutdown()
 
 
 def serve(bundle: str | None, log_problem: str | None, stdout: BinaryIO) -> int:

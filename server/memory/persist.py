@@ -111,6 +111,33 @@ def merge_blocks(old: MemoryBlock | None, new: MemoryBlock, max_pairs: int) -> M
     return make_block(vectors[last], words[last], written[last], previous[last])
 
 
+def write_private_npz(
+    path: Path, arrays: dict[str, np.ndarray], base: Path | None = None, prefix: str = ".memory-"
+) -> None:
+    """Write `arrays` to `path` (npz) atomically with mode 0600, in folders of mode 0700;
+    refuses a path outside the data directory `base`. The temporary file's name starts with
+    `prefix`."""
+    base = base or data_dir()
+    if not _inside(path, base):
+        raise ValueError(f"refusing to write {path}: outside {base}")
+    make_private_dir(base)
+    if path.parent.is_relative_to(base):
+        for folder in reversed(path.parent.relative_to(base).parents):  # base/a, base/a/b, ...
+            make_private_dir(base / folder)
+    make_private_dir(path.parent)
+    handle, temporary = tempfile.mkstemp(prefix=prefix, suffix=SUFFIX, dir=path.parent)
+    try:
+        os.fchmod(handle, 0o600)
+        with os.fdopen(handle, "wb") as out:
+            np.savez(out, **arrays)  # type: ignore[arg-type]
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def save_block(
     path: Path,
     block: MemoryBlock,
@@ -121,43 +148,30 @@ def save_block(
     """Write the block atomically with mode 0600; refuses a path outside the data directory.
     `bundle`: the identity of the bundle it was learned with; `workspace_uri`: as the editor
     sent it."""
-    base = base or data_dir()
-    if not _inside(path, base):
-        raise ValueError(f"refusing to write {path}: outside {base}")
-    make_private_dir(base)
-    path.parent.mkdir(mode=0o700, exist_ok=True)
     _, words, written, previous = block_rows(block)
-    handle, temporary = tempfile.mkstemp(prefix=".memory-", suffix=SUFFIX, dir=path.parent)
-    try:
-        os.fchmod(handle, 0o600)
-        with os.fdopen(handle, "wb") as out:
-            np.savez(
-                out,
-                vectors=block.vectors.astype(np.float16),
-                words=np.asarray(words, dtype=str),
-                written=np.asarray(written, dtype=str),
-                previous=np.asarray(previous, dtype=str),
-                bundle=np.asarray(bundle, dtype=str),
-                workspace=np.asarray(workspace_uri, dtype=str),
-            )
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    arrays = {
+        "vectors": block.vectors.astype(np.float16),
+        "words": np.asarray(words, dtype=str),
+        "written": np.asarray(written, dtype=str),
+        "previous": np.asarray(previous, dtype=str),
+        "bundle": np.asarray(bundle, dtype=str),
+        "workspace": np.asarray(workspace_uri, dtype=str),
+    }
+    write_private_npz(path, arrays, base)
 
 
-def set_aside(path: Path, reason: str) -> None:
-    """Rename a stored memory that cannot be used out of the way (one warning), so it is
-    neither read again nor overwritten."""
+def set_aside(path: Path, reason: str, what: str = "the stored memory") -> str:
+    """Rename a stored file that cannot be used out of the way (one warning), so it is neither
+    read again nor overwritten. The warning, for the user."""
     target = path.with_name(path.name + SET_ASIDE_SUFFIX)
     try:
         os.replace(path, target)
     except OSError as error:
-        log.warning("ignoring the stored memory %s: %s (not set aside: %s)", path, reason, error)
-        return
-    log.warning("ignoring the stored memory %s: %s; set aside as %s", path, reason, target.name)
+        message = f"ignoring {what} {path}: {reason} (not set aside: {error})"
+    else:
+        message = f"ignoring {what} {path}: {reason}; set aside as {target.name}"
+    log.warning("%s", message)
+    return message
 
 
 def read_block(path: Path, bundle: str | None, dim: int | None) -> MemoryBlock:

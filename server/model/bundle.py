@@ -118,6 +118,15 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def bundle_identity(path: Path | str | None) -> str:
+    """What is learned or stored for a bundle is tied to: the sha256 of its manifest (which
+    holds every other file's sha256); "" when it cannot be read. None: the default bundle."""
+    try:
+        return sha256_of((Path(path).expanduser() if path else DEFAULT_BUNDLE) / MANIFEST)
+    except OSError:
+        return ""
+
+
 def read_manifest(path: Path) -> dict[str, Any]:
     manifest_path = path / MANIFEST
     if not path.is_dir():

@@ -122,10 +122,14 @@ def word_at(content: str, column: int) -> tuple[int, str]:
     return start + offset, prefix
 
 
+def is_address(chunk: str) -> bool:
+    """A run of non-space characters that is (the start of) a URL or an e-mail address."""
+    return "://" in chunk or chunk.lower().startswith("www.") or "@" in chunk
+
+
 def _in_url_or_address(content: str, column: int) -> bool:
     chunk_start = max(content.rfind(" ", 0, column), content.rfind("\t", 0, column)) + 1
-    chunk = content[chunk_start:column]
-    return "://" in chunk or chunk.lower().startswith("www.") or "@" in chunk
+    return is_address(content[chunk_start:column])
 
 
 def _in_inline_code(content: str, column: int) -> bool:

@@ -139,13 +139,24 @@ class DocumentText:
         end = bisect.bisect_right(fences, line)
         if end and fences[end - 1] == line:
             return True
-        opener: tuple[str, int] | None = None
+        opener: Fence | None = None
         for number in fences[:end]:
-            text = self.lines[number]
-            marker = _FENCE.match(text).group(1)  # type: ignore[union-attr]
-            closes = not text[text.index(marker) + len(marker) :].strip()
-            if opener is None:
-                opener = (marker[0], len(marker))
-            elif closes and marker[0] == opener[0] and len(marker) >= opener[1]:
-                opener = None
+            opener = after_fence(opener, self.lines[number])
         return opener is not None
+
+
+Fence = tuple[str, int]
+"""An open code fence: its character (` or ~) and its length."""
+
+
+def after_fence(opener: Fence | None, fence_line: str) -> Fence | None:
+    """The fence open after `fence_line` (a line `is_fence_line` accepts), given the one open
+    before it: a fence opens a block, or closes the open one (CommonMark: the same character,
+    at least as long, nothing after it)."""
+    marker = _FENCE.match(fence_line).group(1)  # type: ignore[union-attr]
+    closes = not fence_line[fence_line.index(marker) + len(marker) :].strip()
+    if opener is None:
+        return (marker[0], len(marker))
+    if closes and marker[0] == opener[0] and len(marker) >= opener[1]:
+        return None
+    return opener

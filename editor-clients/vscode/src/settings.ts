@@ -21,6 +21,7 @@ export interface ClientSettings {
   languages: string[];
   maxItems: number;
   inlineSuggestions: boolean;
+  learnFromTyping: boolean;
   serverSettings: Record<string, unknown>;
 }
 
@@ -51,7 +52,11 @@ export const MACHINE_SETTINGS = [
  * Server settings that write what the user types to disk: only the user's own settings may turn
  * them on (a repository must not opt its readers into being stored).
  */
-export const USER_ONLY_SERVER_SETTINGS: readonly (readonly string[])[] = [["memory", "persist"]];
+export const USER_ONLY_SERVER_SETTINGS: readonly (readonly string[])[] = [
+  ["memory", "persist"],
+  ["learning", "enabled"],
+  ["learning", "typing"],
+];
 
 function userValue<T>(config: vscode.WorkspaceConfiguration, key: string, fallback: T): T {
   const inspected = config.inspect<T>(key);
@@ -128,14 +133,22 @@ export function readSettings(): ClientSettings {
     languages: config.get<string[]>("languages", [...DEFAULT_LANGUAGES]),
     maxItems: config.get<number>("maxItems", 6),
     inlineSuggestions: config.get<boolean>("inlineSuggestions", true),
+    learnFromTyping: userValue(config, "learnFromTyping", true),
     serverSettings: guardedServerSettings(config),
   };
 }
 
 export function serverSettings(settings: ClientSettings): { [SECTION]: ServerSettings } {
+  const value = settings.serverSettings.learning;
+  const learning =
+    typeof value === "object" && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : {};
   return {
     [SECTION]: {
       ...settings.serverSettings,
+      // Off when either the setting or the user's serverSettings.learning.typing says so.
+      learning: { ...learning, typing: settings.learnFromTyping && learning.typing !== false },
       bundle: settings.bundle,
       maxItems: settings.maxItems,
       languages: settings.languages,

@@ -32,6 +32,8 @@ M.defaults = {
   settings = {
     bundle = '', -- model bundle directory; '': the default model shipped with nextword
     max_items = 6,
+    -- learn from the finished sentences you type (kept on this machine; `nextword forget --all`)
+    learning = { typing = true },
   },
   completion = {
     enable = 'auto',
