@@ -10,6 +10,9 @@
    first runs type each key as soon as the last was answered; the paced runs wait `--pace-ms`
    before each key, as a (fast) typist does: the server prepares the next word in the pauses
    (prepareNextWord, on and off) and its caches go cold between keys.
+   The ghost text runs (`--inline-chars`) send an inline completion request and a completion
+   request together after every keystroke, the inline one first (as VS Code does): the inline
+   round trip, and the completion's, which includes waiting behind the rollout.
 2. Far edits: documents of N words (paragraphs of the corpus). With the cursor at the end, an
    edit in paragraph 3 must cost no recurrent steps at the cursor (read from `nextword/stats`),
    an edit in the cursor's own paragraph at most max_context_tokens; and the didChange itself
@@ -114,6 +117,31 @@ class Session:
         items = result.items if isinstance(result, types.CompletionList) else result
         return elapsed, len(items or [])
 
+    async def inline(self) -> tuple[float, float]:
+        """(seconds for the inline completion, seconds for the completion) at the end of the
+        document, both sent at once with the inline request first, as VS Code asks for both
+        after a keystroke: the completion's time includes any wait behind the rollout."""
+        last = len(self.lines) - 1
+        position = types.Position(last, len(self.lines[last]))
+        document = types.TextDocumentIdentifier(self.uri)
+        context = types.InlineCompletionContext(types.InlineCompletionTriggerKind.Automatic)
+
+        async def timed(request) -> float:
+            started = time.perf_counter()
+            await request
+            return time.perf_counter() - started
+
+        inline = timed(
+            self.client.text_document_inline_completion_async(
+                types.InlineCompletionParams(context, document, position)
+            )
+        )
+        completion = timed(
+            self.client.text_document_completion_async(types.CompletionParams(document, position))
+        )
+        inline_seconds, completion_seconds = await asyncio.gather(inline, completion)
+        return inline_seconds, completion_seconds
+
     async def ping(self) -> float:
         started = time.perf_counter()
         await self.client.protocol.send_request_async("nextword/ping", None)
@@ -135,20 +163,26 @@ def ms(seconds: float) -> str:
 
 
 async def typing_run(
-    bundle: str | None, text: str, options: dict | None, pace: float = 0.0
+    bundle: str | None, text: str, options: dict | None, pace: float = 0.0, inline: bool = False
 ) -> dict[str, float]:
     """Type `text` a character at a time; `pace`: seconds from one keystroke's answer to the
-    next keystroke (0: at once, the server never idle)."""
+    next keystroke (0: at once, the server never idle); `inline`: ask for ghost text with every
+    completion (`Session.inline`)."""
     session = await Session.start(bundle, options)
     session.open("file:///typing.txt", "")
-    completions, pings, empty = [], [], 0
+    completions, pings, empty, inlines = [], [], 0, []
     next_word, in_word = [], []
     steps_before = (await session.stats())["recurrentSteps"]
     for char in text:
         if pace:
             await asyncio.sleep(pace)
         session.type_char(char)
-        elapsed, count = await session.complete()
+        if inline:
+            inline_seconds, elapsed = await session.inline()
+            inlines.append(inline_seconds)
+            count = 1
+        else:
+            elapsed, count = await session.complete()
         completions.append(elapsed)
         (next_word if char == " " else in_word).append(elapsed)
         empty += count == 0
@@ -167,6 +201,8 @@ async def typing_run(
         steps=steps,
         empty=empty,
     )
+    if inlines:
+        result.update({f"inline_p{q}": percentile(inlines, q) for q in (50, 95, 99)})
     return result
 
 
@@ -251,7 +287,7 @@ async def main_async(args: argparse.Namespace) -> None:
     }  # fmt: skip
     if not args.pace_ms or not args.paced_chars:
         runs = {name: run for name, run in runs.items() if not run[1]}
-    rows = []
+    rows, inline_rows = [], []
     for name, (options, pace, typed) in runs.items():
         result = await typing_run(args.bundle, typed, options, pace)
         rows.append(
@@ -275,6 +311,14 @@ async def main_async(args: argparse.Namespace) -> None:
     header = ["run", "keys", "p50", "p95", "p99", "max", "p50 after space", "p50 in word"]
     header += ["floor p50", "floor p99", "steps/key"]
     print(table(header, rows))
+    if args.inline_chars:
+        for name, pace in (("at once", 0.0), (paced, args.pace_ms / 1e3)):
+            result = await typing_run(args.bundle, text[: args.inline_chars], None, pace, True)
+            keys = ("inline_p50", "inline_p95", "inline_p99", "p50", "p99")
+            inline_rows.append([name, str(result["keystrokes"]), *(ms(result[k]) for k in keys)])
+        print("\n### Ghost text: an inline and a completion request per keystroke (ms)\n")
+        header = ["run", "keys", "inline p50", "inline p95", "inline p99"]
+        print(table([*header, "completion p50", "completion p99"], inline_rows))
     rows = []
     all_paragraphs = held_out_paragraphs(files, every=1)
     for size in args.sizes:
@@ -319,6 +363,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--paced-chars", type=int, default=1500, help="keystrokes in the paced runs (0: none)"
+    )
+    parser.add_argument(
+        "--inline-chars",
+        type=int,
+        default=1000,
+        help="keystrokes in the ghost text runs, at once and paced (0: none)",
     )
     parser.add_argument(
         "--sizes",

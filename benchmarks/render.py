@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import report
+from ghost_rows import ghost_lines
 
 
 def _section_quality(results: dict, out: Path) -> list[str]:
@@ -175,6 +176,7 @@ def _latency_lines(latency: dict) -> list[str]:
             + f" | {run['steps'] / max(run['keystrokes'], 1):.2f} |"
         )
     lines.append("")
+    lines += _inline_latency_lines(latency.get("inline"))
     far = latency.get("far_edits") or []
     if far:
         lines += [
@@ -193,6 +195,22 @@ def _latency_lines(latency: dict) -> list[str]:
             )
         lines.append("")
     return lines
+
+
+def _inline_latency_lines(run: dict | None) -> list[str]:
+    if not run:
+        return []
+    keys = ("inline_p50", "inline_p95", "inline_p99", "p50", "p99")
+    return [
+        "With ghost text: an inline completion request and a completion request per keystroke, "
+        "sent together, the inline one first (as VS Code asks); the completion's round trip "
+        "includes any wait behind the rollout (ms):",
+        "",
+        "| keys | inline p50 | inline p95 | inline p99 | completion p50 | completion p99 |",
+        "|---:|---:|---:|---:|---:|---:|",
+        f"| {run['keystrokes']} | " + " | ".join(f"{run[k] * 1000:.2f}" for k in keys) + " |",
+        "",
+    ]
 
 
 def _section_training(results: dict, out: Path) -> list[str]:
@@ -258,6 +276,7 @@ def render(results: dict, out: Path) -> str:
         "",
     ]
     lines += _section_quality(results, out)
+    lines += ghost_lines(results.get("ghost", {}))
     lines += _section_speed(results, out)
     lines += _section_training(results, out)
     if "learning" in results:
@@ -269,6 +288,7 @@ def render(results: dict, out: Path) -> str:
 
 SECTION_KEYS = {
     "quality": ("quality", "presage_installed", "other_bundles"),
+    "ghost": ("ghost",),
     "speed": ("growth", "cold_start", "memory", "latency"),
     "training": ("training",),
     "learning": ("learning",),

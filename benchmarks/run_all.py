@@ -15,6 +15,8 @@ temp dir with --quick). Sections (`--only quality,speed,training` to pick):
   kind, next-word top-1 on the modern kinds) are logged and written first. Fetched packages,
   the held-out texts, Presage's database and the runs are cached (--cache), so a rerun redoes
   only what changed.
+- ghost: ghost text (inline completion) on the same held-out texts: keystrokes saved alone
+  and with the list, how often shown and right (benchmarks/ghost_rows.py).
 - speed: keystroke latency over stdio against the protocol floor (benchmarks/latency.py),
   latency as the document grows to 1M words, cold start, memory with 20 open 50k-word documents.
 - training: throughput and dev figures of continuous vs softmax output at 20k/50k/200k words
@@ -53,7 +55,7 @@ log = logging.getLogger("benchmarks")
 
 REPO = HERE.parent
 QUICK_DATA = REPO / "tests" / "data" / "bench"
-SECTIONS = ("quality", "speed", "training", "learning")
+SECTIONS = ("quality", "ghost", "speed", "training", "learning")
 SOFTMAX_NAME = "softmax head (same network)"
 MATCHED_NAME = "continuous head, trained like the softmax one"
 
@@ -183,6 +185,12 @@ def run_quality_section(plan: Plan, results: dict) -> None:
     results["other_bundles"] = {name: bundle_label(p) for name, p in plan.other_bundles.items()}
 
 
+def run_ghost_section(plan: Plan, results: dict) -> None:
+    import ghost_rows
+
+    results["ghost"] = ghost_rows.run_ghost(plan.bundle, plan.texts)
+
+
 def run_speed_section(plan: Plan, results: dict) -> None:
     import cold_start
     import memory
@@ -237,11 +245,14 @@ def run_latency(plan: Plan) -> dict:
         )
         for name, prepare in (("paced", True), ("paced_unprepared", False))
     }
+    inline = asyncio.run(
+        latency.typing_run(str(plan.bundle), text[: 200 if plan.quick else 1500], None, 0, True)
+    )
     sizes = [2_000] if plan.quick else [10_000, 1_000_000]
     words = sum(len(p.split()) for p in paragraphs)
     repeated = paragraphs * (max(sizes) // max(words, 1) + 1)
     far = [asyncio.run(latency.far_edit_run(str(plan.bundle), repeated, n)) for n in sizes]
-    return {"typing": typing, **paced, "far_edits": far}
+    return {"typing": typing, **paced, "inline": inline, "far_edits": far}
 
 
 def run_training_section(plan: Plan, results: dict) -> None:
@@ -286,6 +297,15 @@ def run_learning_section(plan: Plan, results: dict) -> None:
     import learning_eval
 
     results["learning"] = learning_eval.measure(learning_eval.same_author.BENCHMARK, plan.cache)
+
+
+SECTION_RUNS = {
+    "quality": run_quality_section,
+    "ghost": run_ghost_section,
+    "speed": run_speed_section,
+    "training": run_training_section,
+    "learning": run_learning_section,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -353,9 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     for section in args.only.split(","):
         began, load = time.perf_counter(), report.load_average()
         log.info("section %s", section)
-        {"quality": run_quality_section, "speed": run_speed_section,
-         "training": run_training_section, "learning": run_learning_section,
-         }[section](plan, results)  # fmt: skip
+        SECTION_RUNS[section](plan, results)
         results["sections"][section] = {
             "seconds": round(time.perf_counter() - began, 1),
             "load_before": load,

@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "show a model bundle's manifest and verify its files",
     ),
     "eval": (
-        "nextword.server.commands.evaluate",
+        "nextword.server.commands.eval_command",
         "simulate typing files and report keystroke savings",
     ),
     "learn": ("nextword.server.commands.learn", "learn your words and phrases from your writing"),

@@ -119,8 +119,15 @@ class LearningSettings:
 class InlineSettings:
     max_words: int = 4
     """Most words in one suggestion (the rest of the current word counts as one)."""
-    min_margin: float = 1.5
-    """Confidence: how far the best word's ranking score must lead the runner-up's."""
+    min_probability: float = 0.7
+    """Shown at a word start when the first word's probability is at least this."""
+    min_probability_typed: float = 0.7
+    """Shown after letters of a word when its rest's probability is at least this."""
+    min_phrase_probability: float = 0.1
+    """Words go on while the probability of the whole phrase stays at least this."""
+    budget_ms: float = 4.0
+    """No word after the first is started once this much of the request's time has passed: a
+    keystroke never waits long behind a rollout."""
 
 
 @dataclass
@@ -194,7 +201,10 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "learning.discount": (0, 0.999),
     "learning.unigram": (0, 1),
     "inline.max_words": (1, 32),
-    "inline.min_margin": (-1000, 1000),
+    "inline.min_probability": (0, 1),
+    "inline.min_probability_typed": (0, 1),
+    "inline.min_phrase_probability": (0, 1),
+    "inline.budget_ms": (0, 1000),
 }
 
 

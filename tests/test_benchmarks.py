@@ -34,7 +34,7 @@ def test_quick_run_writes_every_table_and_plot(tmp_path: Path) -> None:
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-3000:]
     markdown = (out / "results.md").read_text(encoding="utf-8")
-    for heading in ("## Keystroke savings", "## Speed", "## Training cost"):
+    for heading in ("## Keystroke savings", "## Ghost text", "## Speed", "## Training cost"):
         assert heading in markdown
     for png in ("ksr.png", "prefix_hits.png", "growth.png", "training.png"):
         assert (out / png).stat().st_size > 5000
@@ -53,6 +53,13 @@ def test_quick_run_writes_every_table_and_plot(tmp_path: Path) -> None:
     assert any("Presage" in system for system in systems) == presage_eval.available()
     for row in results["quality"]:
         assert 0 <= row["ksr"]["6"] <= 100 and row["words"] > 0
+    ghost = results["ghost"]["rows"]
+    assert [row["system"] for row in ghost] == list(results["texts"])
+    for row in ghost:
+        assert 0 <= row["ghost_ksr"] <= row["both_ksr"] <= 100 and row["words"] > 0
+        assert row["both_ksr"] >= row["list_ksr"]
+    assert results["latency"]["inline"]["inline_p99"] > 0
+    assert "With ghost text" in markdown
     assert [p["words"] for p in results["growth"]] == [1_000, 10_000]
     assert results["memory"]["rss_mb"] > 0 and results["cold_start"]["median_s"] > 0
     assert {r["output"] for r in results["training"]["rows"]} == {"continuous", "softmax"}

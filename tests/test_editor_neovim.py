@@ -89,6 +89,12 @@ def test_inline_ghost_text_shown_and_accepted(markdown: Path) -> None:
     run_nvim_script("nvim_inline.lua", markdown, insert_mode_timers=True)
 
 
+def test_inline_ghost_text_accepted_word_by_word(markdown: Path) -> None:
+    """A phrase of ghost text is accepted one word at a time with the accept_word key
+    (<M-Right>, lua/nextword/inline.lua): the rest of the current word, then the next (#18)."""
+    run_nvim_script("nvim_inline_word.lua", markdown, insert_mode_timers=True)
+
+
 def test_modules_load_and_help_tags(tmp_path: Path) -> None:
     """Every Lua module loads, the lsp/ config is valid, and doc/nextword.txt yields its tags."""
     copy = tmp_path / "plugin"

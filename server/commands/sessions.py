@@ -16,13 +16,14 @@ from typing import Any
 
 from nextword.server.engine.documents import DocumentState
 from nextword.server.engine.engine import Engine, load_engine
+from nextword.server.engine.inline import GhostWord, suggest_inline
 from nextword.server.lsp.client import StdioClient, serve_command
 from nextword.server.memory.persist import data_dir
 from nextword.server.model.bundle import bundle_identity
 from nextword.server.personal.layer import PersonalLayer
 from nextword.server.personal.learn import file_paragraphs, learn_source, source_name
 from nextword.server.personal.store import bundle_folder
-from nextword.server.settings import Settings
+from nextword.server.settings import BOUNDS, Settings
 
 
 def completion_words(result: Any) -> list[str]:
@@ -84,6 +85,24 @@ class LspSession:
         )
         return completion_words(result)[:limit]
 
+    def ghost(self) -> list[GhostWord]:
+        """The words of the inline suggestion at the cursor (the first: the whole current word);
+        the server does not send its confidence, so each reads 1."""
+        result = self.client.call(
+            "textDocument/inlineCompletion",
+            {
+                "textDocument": {"uri": self.uri},
+                "position": {"line": self.line, "character": self.character},
+                "context": {"triggerKind": 2},
+            },
+        )
+        items = result.get("items", []) if isinstance(result, dict) else (result or [])
+        if not items:
+            return []
+        text = items[0]["insertText"]
+        text = text if isinstance(text, str) else text.get("value", "")
+        return [GhostWord(word, 1.0) for word in text.split(" ") if word]
+
     def close(self) -> None:
         self.client.notify("textDocument/didClose", {"textDocument": {"uri": self.uri}})
 
@@ -114,14 +133,28 @@ class EngineSession:
         completions = self.engine.complete(self.document, self.line, self.column)
         return [completion.text for completion in completions[:limit]]
 
+    def ghost(self) -> list[GhostWord]:
+        """The words of the inline suggestion at the cursor (the first: the whole current word)."""
+        suggestion = suggest_inline(self.engine, self.document, self.line, self.column)
+        if suggestion is None:
+            return []
+        return [GhostWord(w, p) for w, p in zip(suggestion.words, suggestion.probabilities)]
+
     def close(self) -> None:
         self.engine.drop_caches(self.document)
 
 
+EVAL_BUDGET_MS = BOUNDS["inline.budget_ms"][1]
+"""The ghost text's time budget in evaluations: so long that the figures do not depend on how
+busy the machine is (the budget only bounds latency; benchmarks/latency.py measures that)."""
+
+
 def eval_settings(cache: bool, max_items: int = 6, ngrams: bool = True) -> Settings:
     """The default settings with the document cache (the bonus for words near the cursor) and
-    the bundle's corpus counts on or off, offering at least `max_items`."""
+    the bundle's corpus counts on or off, offering at least `max_items`, and the ghost text's
+    time budget at `EVAL_BUDGET_MS`."""
     settings = Settings(max_items=max(max_items, Settings().max_items))
+    settings.inline = replace(settings.inline, budget_ms=EVAL_BUDGET_MS)
     # Typed text is learned in the pauses between sentences, which a simulation does not have:
     # off, so both ways of typing give the same figures (what was learned first still counts).
     settings.learning = replace(settings.learning, typing=False)
@@ -197,6 +230,7 @@ def lsp_session_factory(
 def server_options(cache: bool, max_items: int = 6, ngrams: bool = True) -> dict[str, Any]:
     """initializationOptions matching `eval_settings`."""
     options: dict[str, Any] = {"maxItems": max(max_items, Settings().max_items)}
+    options["inline"] = {"budgetMs": EVAL_BUDGET_MS}
     options["learning"] = {"typing": False}  # as in eval_settings
     if not cache:
         options["ranking"] = {"document": 0.0}

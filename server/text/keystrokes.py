@@ -18,3 +18,10 @@ def keystrokes(offered_after: Iterable[bool], letters: int) -> int:
         if offered:
             return typed + 1
     return letters + 1
+
+
+def accepted_keystrokes(typed: int, words: int, whole: bool) -> int:
+    """Keys to enter `words` words (and their spaces) offered as ghost text once `typed` letters
+    of the first are typed: those letters, then one key per word ("accept next word"), or one
+    key for all of them when they are the whole suggestion ("accept")."""
+    return typed + (1 if whole else words)

@@ -11,6 +11,8 @@ local PREFIX = '[nextword] '
 ---@field completeopt string?    buffer-local 'completeopt' for attached buffers (nil: leave it)
 ---@field inline boolean         ghost text via vim.lsp.inline_completion (Neovim 0.12+), when the
 ---                              server offers textDocument/inlineCompletion
+---@field inline_keys { accept: string|false, accept_word: string|false }  insert-mode keys that
+---                              accept the ghost text, whole or its next word (false: none)
 
 ---@class nextword.Options
 ---@field cmd string[]?          server command; nil: { 'nextword', 'serve' } or `python -m ...`
@@ -39,6 +41,7 @@ M.defaults = {
     trigger_on_letters = true,
     completeopt = 'menuone,noselect,popup',
     inline = true,
+    inline_keys = { accept = '<Tab>', accept_word = '<M-Right>' },
   },
 }
 
@@ -132,6 +135,7 @@ local function on_attach(args)
     if client:supports_method('textDocument/inlineCompletion', args.buf) then
       -- `bufnr` and `client_id` are mutually exclusive filters here (Neovim 0.12).
       vim.lsp.inline_completion.enable(true, { bufnr = args.buf })
+      require('nextword.inline').map_keys(args.buf, M.options.completion.inline_keys)
     end
   end
 end
