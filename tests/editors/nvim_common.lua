@@ -95,4 +95,44 @@ function M.when(description, check, next_step)
   end))
 end
 
+--- Set up nextword with ghost text on (`settings` over the test's) and open the test file with
+--- a made-up name used three times in it; returns the buffer.
+function M.open_with_inline(settings)
+  if not vim.lsp.inline_completion then
+    M.fail('this Neovim has no vim.lsp.inline_completion')
+  end
+  require('nextword').setup({
+    settings = vim.tbl_extend('force', M.settings, settings or {}),
+    completion = { inline = true, autotrigger = false },
+  })
+  vim.cmd.edit(vim.fn.fnameescape(M.test_file))
+  local bufnr = vim.api.nvim_get_current_buf()
+  M.wait_for_client(bufnr)
+  if not vim.lsp.inline_completion.is_enabled({ bufnr = bufnr }) then
+    M.fail('setup() did not enable inline completion in the buffer')
+  end
+  local name = M.made_up_name
+  local story = ('%s came. Then %s left. We met %s again.'):format(name, name, name)
+  vim.api.nvim_buf_set_lines(bufnr, -1, -1, true, { story })
+  return bufnr
+end
+
+M.made_up_name = 'Zorblat Quenwick'
+
+--- The ghost text shown in `bufnr` (the inline completion's extmarks), or nil.
+function M.ghost_text(bufnr)
+  local namespace = vim.api.nvim_get_namespaces()['nvim.lsp.inline_completion']
+  if not namespace then
+    return nil
+  end
+  local parts = {}
+  for _, mark in ipairs(vim.api.nvim_buf_get_extmarks(bufnr, namespace, 0, -1, { details = true })) do
+    for _, chunk in ipairs(mark[4].virt_text or {}) do
+      table.insert(parts, chunk[1])
+    end
+  end
+  local text = table.concat(parts)
+  return text ~= '' and text or nil
+end
+
 return M

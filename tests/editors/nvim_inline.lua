@@ -7,42 +7,9 @@ local t = dofile(vim.fs.joinpath(vim.fs.dirname(debug.getinfo(1, 'S').source:sub
 vim.o.showmode = false
 vim.opt.shortmess:append('c')
 
-if not vim.lsp.inline_completion then
-  t.fail('this Neovim has no vim.lsp.inline_completion')
-end
-
-require('nextword').setup({
-  settings = t.settings,
-  completion = { inline = true, autotrigger = false },
-})
-vim.cmd.edit(vim.fn.fnameescape(t.test_file))
-local bufnr = vim.api.nvim_get_current_buf()
-t.wait_for_client(bufnr)
-if not vim.lsp.inline_completion.is_enabled({ bufnr = bufnr }) then
-  t.fail('setup() did not enable inline completion in the buffer')
-end
-
-local name = 'Zorblat Quenwick'
-local story = ('%s came. Then %s left. We met %s again.'):format(name, name, name)
-vim.api.nvim_buf_set_lines(bufnr, -1, -1, true, { story })
+local bufnr = t.open_with_inline()
 
 local feed, when = t.feed, t.when
-
---- The ghost text shown in the buffer (the inline completion's extmarks), or nil.
-local function ghost_text()
-  local namespace = vim.api.nvim_get_namespaces()['nvim.lsp.inline_completion']
-  if not namespace then
-    return nil
-  end
-  local parts = {}
-  for _, mark in ipairs(vim.api.nvim_buf_get_extmarks(bufnr, namespace, 0, -1, { details = true })) do
-    for _, chunk in ipairs(mark[4].virt_text or {}) do
-      table.insert(parts, chunk[1])
-    end
-  end
-  local text = table.concat(parts)
-  return text ~= '' and text or nil
-end
 
 local typed = 'Today Zorb'
 local shown
@@ -62,7 +29,7 @@ end
 feed('Go' .. typed)
 when('ghost text after "' .. typed .. '"', function()
   if vim.api.nvim_get_current_line() == typed then
-    return ghost_text()
+    return t.ghost_text(bufnr)
   end
 end, function(text)
   shown = text
