@@ -80,6 +80,17 @@ def test_a_learned_phrase_is_offered_and_forgetting_removes_it(tmp_path: Path, c
     capsys.readouterr()
 
 
+def test_the_console_command_offers_what_was_learned(tmp_path: Path, capsys) -> None:
+    learn_writing(tmp_path)
+    capsys.readouterr()
+    assert cli.main(["complete", "--bundle", str(TINY_BUNDLE), CONTEXT]) == 0
+    assert capsys.readouterr().out.split("\t")[0] == "quantum"
+    assert cli.main(["forget", "--all"]) == 0
+    capsys.readouterr()
+    assert cli.main(["complete", "--bundle", str(TINY_BUNDLE), CONTEXT]) == 0
+    assert capsys.readouterr().out.split("\t")[0] != "quantum"
+
+
 def test_learning_writes_private_files_and_says_what_it_learned(tmp_path: Path, capsys) -> None:
     source = learn_writing(tmp_path)
     assert "learned 20 words" in capsys.readouterr().out

@@ -1,5 +1,5 @@
 """`nextword complete "TEXT"`: print the completions for the end of TEXT, one per line with its
-score, through the same engine path as the language server.
+score, through the same engine path as the language server, with what `nextword learn` learned.
 
 A partly typed word at the end is completed ("gover" -> only words starting with gover). A
 trailing space asks for the next word. When TEXT ends with a whole vocabulary word ("The
@@ -15,7 +15,8 @@ import sys
 from nextword.server.engine.documents import DocumentState
 from nextword.server.engine.engine import Engine, load_engine
 from nextword.server.engine.prepared import Completion
-from nextword.server.model.bundle import BundleError
+from nextword.server.model.bundle import BundleError, bundle_identity
+from nextword.server.personal.layer import PersonalLayer
 from nextword.server.settings import Settings
 from nextword.server.text.cursor import suppressed
 from nextword.server.text.document import split_lines
@@ -29,8 +30,15 @@ def complete_end(engine: Engine, text: str) -> list[Completion]:
 
 
 def completions_for(text: str, top: int, bundle: str | None) -> list[tuple[Completion, str]]:
-    """(completion, "word" or "next") pairs for the end of text."""
+    """(completion, "word" or "next") pairs for the end of text, with what `nextword learn`
+    learned (as the server completes outside any workspace)."""
     engine = load_engine(bundle, Settings(max_items=top))
+    if engine.settings.learning.enabled:
+        layer = PersonalLayer(engine.vocab, bundle_identity(engine.bundle.path))
+        layer.load()
+        for warning in layer.warnings:
+            print(f"nextword complete: {warning}", file=sys.stderr)
+        engine.personal = layer
     found = [(completion, "word") for completion in complete_end(engine, text)]
     _, last_word = word_prefix_at(text, len(text))
     if last_word and 0 <= engine.vocab.index.get(fold(last_word), -1) < engine.vocab.n_words:
