@@ -19,7 +19,6 @@ from pathlib import Path
 from latency import CORPUS, DEFAULT_TEXT_FILES, held_out_paragraphs
 
 from nextword.server.commands.sessions import engine_session_factory
-from nextword.server.model.bundle import bundle_identity
 from nextword.server.personal.layer import PersonalLayer
 
 
@@ -42,8 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     factory = engine_session_factory(None)
     engine = factory.engine  # type: ignore[attr-defined]
     base = args.data_home / "nextword"
-    layer = PersonalLayer(engine.vocab, bundle_identity(engine.bundle.path), base=base)
-    layer.load()
+    layer = PersonalLayer.loaded(engine.vocab, engine.bundle.path, base=base)
     print(f"learned: {layer.describe()}; the layer holds {layer.nbytes / 1e6:.1f} MB")
     if args.text:
         text = args.text.read_text(encoding="utf-8")

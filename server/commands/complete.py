@@ -15,7 +15,7 @@ import sys
 from nextword.server.engine.documents import DocumentState
 from nextword.server.engine.engine import Engine, load_engine
 from nextword.server.engine.prepared import Completion
-from nextword.server.model.bundle import BundleError, bundle_identity
+from nextword.server.model.bundle import BundleError
 from nextword.server.personal.layer import PersonalLayer
 from nextword.server.settings import Settings
 from nextword.server.text.cursor import suppressed
@@ -34,8 +34,7 @@ def completions_for(text: str, top: int, bundle: str | None) -> list[tuple[Compl
     learned (as the server completes outside any workspace)."""
     engine = load_engine(bundle, Settings(max_items=top))
     if engine.settings.learning.enabled:
-        layer = PersonalLayer(engine.vocab, bundle_identity(engine.bundle.path))
-        layer.load()
+        layer = PersonalLayer.loaded(engine.vocab, engine.bundle.path)
         for warning in layer.warnings:
             print(f"nextword complete: {warning}", file=sys.stderr)
         engine.personal = layer

@@ -190,11 +190,9 @@ def engine_session_factory(
     learned in `data_home` (an XDG_DATA_HOME; default: a fresh one, nothing learned)."""
     engine = load_engine(bundle, eval_settings(cache, max_items, ngrams))
     home = data_home or learned_data_home(bundle, [])
-    layer = PersonalLayer(
-        engine.vocab, bundle_identity(engine.bundle.path), base=home / data_dir().name
+    engine.personal = PersonalLayer.loaded(
+        engine.vocab, engine.bundle.path, base=home / data_dir().name
     )
-    layer.load()
-    engine.personal = layer
     counter = iter(range(1, 1 << 30))
 
     def open_session() -> EngineSession:

@@ -17,7 +17,6 @@ from collections.abc import Callable
 
 from nextword.server.engine.documents import DocumentState
 from nextword.server.engine.engine import Engine
-from nextword.server.model.bundle import bundle_identity
 from nextword.server.personal.layer import PersonalLayer
 from nextword.server.personal.learn import forget_everything
 from nextword.server.personal.store import forget_typed
@@ -86,8 +85,7 @@ class Learning:
             if engine is not None:
                 engine.personal = None
             return
-        layer = PersonalLayer(engine.vocab, bundle_identity(engine.bundle.path), workspace)
-        layer.load()
+        layer = PersonalLayer.loaded(engine.vocab, engine.bundle.path, workspace)
         for warning in layer.warnings:
             tell(f"nextword: {warning}")
         layer.warnings.clear()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nextword.server.model.bundle import bundle_identity
 from nextword.server.model.vocab import Vocabulary
 from nextword.server.personal.mixing import PersonalEvidence, TableContext, candidates_of
 from nextword.server.personal.store import (
@@ -69,6 +70,15 @@ class PersonalLayer:
         self.contexts: OrderedDict[tuple, list[TableContext]] = OrderedDict()
         self.warnings: list[str] = []
         """Files set aside, for the user (the server shows each once)."""
+
+    @classmethod
+    def loaded(
+        cls, vocab: Vocabulary, bundle_path: Path, workspace: str = "", base: Path | None = None
+    ) -> PersonalLayer:
+        """The layer for the bundle at `bundle_path` (its identity ties the files), read now."""
+        layer = cls(vocab, bundle_identity(bundle_path), workspace, base)
+        layer.load()
+        return layer
 
     # -- what is loaded ----------------------------------------------------------------------
 
