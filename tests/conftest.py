@@ -40,6 +40,17 @@ def word_ids(vocab: Vocabulary, text: str) -> np.ndarray:
     return np.asarray([vocab.id_of(word) for word in text.split()], dtype=np.int32)
 
 
+def assert_prefix_range_agrees(table, vocab: Vocabulary, key: tuple, discount: float) -> None:
+    """The counts' evidence for a prefix's range of words is the whole vocabulary's, cut to it."""
+    whole = table.evidence(key, 0, vocab.n_words, discount)
+    lo, hi = vocab.prefix_range("g")
+    part = table.evidence(key, lo, hi, discount)
+    inside = (whole.ids >= lo) & (whole.ids < hi)
+    assert part.ids.tolist() == whole.ids[inside].tolist()
+    assert np.allclose(part.explicit, whole.explicit[inside])
+    assert part.network_share == whole.network_share
+
+
 def default_bundle_present() -> bool:
     return (DEFAULT_BUNDLE / "manifest.json").is_file()
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import word_ids, word_vocab
+from conftest import assert_prefix_range_agrees, word_ids, word_vocab
 
 from nextword.exporter.ngram_pruning import (
     compressed_size,
@@ -162,11 +162,7 @@ def test_fourgram_evidence_is_a_distribution(vocab: Vocabulary) -> None:
             assert (evidence.explicit >= 0).all() and evidence.network_share >= 0
             total = evidence.explicit.sum() + evidence.network_share * network.sum()
             assert total == pytest.approx(1.0)
-            lo, hi = vocab.prefix_range("g")
-            part = table.evidence(key, lo, hi, discount)
-            inside = (evidence.ids >= lo) & (evidence.ids < hi)
-            assert part.ids.tolist() == evidence.ids[inside].tolist()
-            assert np.allclose(part.explicit, evidence.explicit[inside])
+            assert_prefix_range_agrees(table, vocab, key, discount)
 
 
 def test_fourgram_evidence_by_hand(vocab: Vocabulary) -> None:

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_BUNDLE, default_bundle_present, word_ids, word_vocab
+from conftest import (
+    TINY_BUNDLE,
+    assert_prefix_range_agrees,
+    default_bundle_present,
+    word_ids,
+    word_vocab,
+)
 
 from nextword.exporter.ngrams import count_ngrams, sequences
 from nextword.server.engine.documents import DocumentState
@@ -100,13 +106,7 @@ def test_the_mixture_is_a_distribution(vocab: Vocabulary) -> None:
                 evidence = table.evidence(key, 0, n, discount)
                 total = evidence.explicit.sum() + evidence.network_share * network.sum()
                 assert total == pytest.approx(1.0)
-                # a prefix's range sees the same numbers as the whole vocabulary does
-                lo, hi = vocab.prefix_range("g")
-                part = table.evidence(key, lo, hi, discount)
-                inside = (evidence.ids >= lo) & (evidence.ids < hi)
-                assert part.ids.tolist() == evidence.ids[inside].tolist()
-                assert np.allclose(part.explicit, evidence.explicit[inside])
-                assert part.network_share == evidence.network_share
+                assert_prefix_range_agrees(table, vocab, key, discount)
 
 
 def test_counts_decide_an_unambiguous_phrase(vocab: Vocabulary) -> None:
