@@ -37,6 +37,7 @@ import numpy as np
 
 from nextword.server.model.ngrams import FILE_NAME as NGRAMS
 from nextword.server.model.ngrams import NgramError, NgramTable, load_ngrams
+from nextword.server.model.rows import CHUNK_ROWS
 from nextword.server.model.vocab import Vocabulary, VocabularyError
 
 FORMAT_NAME = "nextword-bundle"
@@ -189,9 +190,13 @@ def verify_files(path: Path, manifest: dict[str, Any]) -> dict[str, int]:
     return sizes
 
 
-def _load_array(path: Path, name: str, dtype: type, shape: tuple[int | None, ...]) -> np.ndarray:
+def _load_array(
+    path: Path, name: str, dtype: type, shape: tuple[int | None, ...], mapped: bool = False
+) -> np.ndarray:
+    """The array `name`, checked against dtype and shape; `mapped`: memory-mapped read-only (only
+    the rows used become resident; bundle files are replaced, never changed in place)."""
     try:
-        array = np.load(path / name, allow_pickle=False)
+        array = np.load(path / name, allow_pickle=False, mmap_mode="r" if mapped else None)
     except (OSError, ValueError) as error:
         raise BundleError(
             f"model bundle {path}: {name} is not a readable array ({error})"
@@ -203,6 +208,16 @@ def _load_array(path: Path, name: str, dtype: type, shape: tuple[int | None, ...
             f"expected {np.dtype(dtype)}{list(shape)}"
         )
     return array
+
+
+def row_norms(codes: np.ndarray, scales: np.ndarray, chunk: int = CHUNK_ROWS) -> np.ndarray:
+    """The Euclidean norm of each row codes * scale, float32, a chunk of rows at a time."""
+    norms = np.empty(len(codes), np.float32)
+    for start in range(0, len(codes), chunk):
+        part = slice(start, start + chunk)
+        rows = codes[part].astype(np.float32) * scales[part, None]
+        norms[part] = np.linalg.norm(rows, axis=1)
+    return norms
 
 
 def check_shapes(
@@ -246,12 +261,12 @@ def load_bundle(path: Path | str | None = None) -> Bundle:
     check_shapes(path, input_dim, output_dim, context_tokens, state_shape)
     if len(vocab) != vocab_size:
         raise BundleError(f"model bundle {path}: {VOCAB} has {len(vocab)} rows, not {vocab_size}")
-    inputs = _load_array(path, INPUT_EMBEDDINGS, np.float16, (vocab_size, input_dim))
+    inputs = _load_array(path, INPUT_EMBEDDINGS, np.float16, (vocab_size, input_dim), True)
     codes = scales = bias = None
     if network.get("output") != "softmax":
-        codes = _load_array(path, OUTPUT_EMBEDDINGS, np.int8, (vocab_size, output_dim))
+        codes = _load_array(path, OUTPUT_EMBEDDINGS, np.int8, (vocab_size, output_dim), True)
         stored = _load_array(path, OUTPUT_SCALES, np.float32, (vocab_size,))
-        norms = np.linalg.norm(codes.astype(np.float32) * stored[:, None], axis=1)
+        norms = row_norms(codes, stored)
         scales = (stored / np.maximum(norms, 1e-12)).astype(np.float32)  # unit rows
         if network.get("word_bias"):
             bias = _load_array(path, OUTPUT_BIAS, np.float32, (vocab_size,))
