@@ -142,9 +142,9 @@ class Settings:
     """LSP language ids of the documents completed."""
     cache: bool = True
     """Keep recurrent states between requests (off: recompute the context every time)."""
-    cache_megabytes: int = 64
-    """All documents' cached states together (~2.7 KB a state: 64 MB hold ~24k states)."""
-    document_cache_megabytes: int = 16
+    cache_megabytes: int = 12
+    """All documents' cached states together (~4.5 KB a state: 12 MB hold ~2,800 states)."""
+    document_cache_megabytes: int = 6
     """One document's cached states at most."""
     cached_documents: int = 4
     """Documents that keep their caches (states, memory); older ones are rebuilt when used."""

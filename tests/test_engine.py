@@ -12,7 +12,7 @@ from pygls.workspace.position_codec import PositionCodec
 from nextword.server.engine.documents import DocumentState
 from nextword.server.engine.engine import load_engine
 from nextword.server.engine.ranking import restore_case
-from nextword.server.engine.states import StateCache
+from nextword.server.engine.states import StateCache, entry_bytes
 from nextword.server.lsp.convert import character_of, column_of, filter_text
 from nextword.server.model.bundle import BundleError
 from nextword.server.model.predictor import CachedStep
@@ -249,7 +249,8 @@ def test_broken_bundles_raise_bundle_error(tmp_path) -> None:
 
 def test_state_cache_is_bounded_per_document_and_globally() -> None:
     step = CachedStep(np.zeros(100, np.float32), np.zeros(100, np.float32))
-    cache = StateCache(document_bytes=step.nbytes * 3, total_bytes=step.nbytes * 5)
+    size = entry_bytes((0,), step)  # every key below has one token
+    cache = StateCache(document_bytes=size * 3, total_bytes=size * 5)
     first, second = cache.new_document(), cache.new_document()
     for i in range(10):
         first.put((i,), dataclasses.replace(step))

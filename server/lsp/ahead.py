@@ -1,7 +1,8 @@
 """Work done for the next keystroke between keystrokes: right after a completion is answered,
 the steps and the search a space there will need (`Engine.speculate`, on the engine's worker
 thread); while the user pauses (no edit for `PREPARE_AFTER_SECONDS`), the whole completion
-after that space (`Engine.prepare_next_word`). An edit cancels what has not started."""
+after that space (`Engine.prepare_next_word`), then the memory of caches dropped since is given
+back to the system (`Engine.release_memory`). An edit cancels what has not started."""
 
 from __future__ import annotations
 
@@ -57,3 +58,5 @@ class WorkAhead:
                 work(engine, document, line, column)
         except Exception:  # a failed preparation costs only the speed-up
             log.exception("%s at %s %d:%d failed", work.__name__, document.uri, line, column)
+        if work is Engine.prepare_next_word:
+            engine.release_memory()

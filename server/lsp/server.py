@@ -34,6 +34,7 @@ from pygls.protocol import lsp_method
 from nextword.server.engine import stored
 from nextword.server.engine.documents import DocumentState
 from nextword.server.engine.engine import Engine, bundle_choice, load_engine
+from nextword.server.engine.heap import release_free_memory
 from nextword.server.engine.inline import suggest_inline
 from nextword.server.lsp.ahead import WorkAhead
 from nextword.server.lsp.convert import (
@@ -170,6 +171,7 @@ class NextwordServer(LanguageServer):
             # collector's reach, so a full collection does not walk it mid-keystroke.
             gc.collect()
             gc.freeze()
+            release_free_memory()  # what loading the bundle used only for a while
         except BundleError as error:
             self.bundle_error, self.status = str(error), "no-model"
             log.error("cannot complete: %s", error)
@@ -275,6 +277,7 @@ def did_close(ls: NextwordServer, params: types.DidCloseTextDocumentParams) -> N
         stored.store_learned(ls.engine, document, ls.workspace.root_uri)  # memory.persist on
         ls.learning.closed(document)
         ls.engine.drop_caches(document)
+        ls.engine.release_memory()
 
 
 @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[" "]))

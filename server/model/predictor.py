@@ -25,7 +25,7 @@ def session_options() -> ort.SessionOptions:
     return options
 
 
-@dataclass
+@dataclass(slots=True)
 class CachedStep:
     state: np.ndarray
     """The packed recurrent state after the key's last token."""
@@ -37,7 +37,8 @@ class CachedStep:
 
     @property
     def nbytes(self) -> int:
-        return int(self.state.nbytes + self.output.nbytes) + 64 + 8 * 16
+        """Its arrays' bytes (the state cache adds what the entry's objects cost)."""
+        return int(self.state.nbytes + self.output.nbytes)
 
 
 @dataclass

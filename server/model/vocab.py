@@ -86,7 +86,7 @@ class Vocabulary:
                 if len(parts) != 3 or not parts[2].isdigit():
                     raise VocabularyError(f"{path.name} line {number}: expected 3 columns")
                 folded.append(parts[0])
-                display.append(parts[1])
+                display.append(parts[0] if parts[1] == parts[0] else parts[1])  # one string
                 counts.append(int(parts[2]))
         if not 0 < n_words <= len(folded):
             raise VocabularyError(f"{path.name}: n_words {n_words} out of range")
