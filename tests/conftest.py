@@ -21,6 +21,8 @@ SERVER_COMMAND = [sys.executable, "-m", "nextword.server.cli", "serve"]
 # The servers and editors the tests start learn what is typed into them: never into the
 # user's own data directory (and `fresh_data_home` gives each test its own).
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="nextword-tests-data-")
+# What the server derives from bundles and caches (model/derived.py): one folder for the run.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="nextword-tests-cache-")
 
 
 @pytest.fixture(autouse=True)

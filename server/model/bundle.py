@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from nextword.server.model.derived import ngram_folder, read_ngrams, write_ngrams
 from nextword.server.model.ngrams import FILE_NAME as NGRAMS
 from nextword.server.model.ngrams import NgramError, NgramTable, load_ngrams
 from nextword.server.model.rows import CHUNK_ROWS
@@ -274,11 +275,23 @@ def load_bundle(path: Path | str | None = None) -> Bundle:
                 raise BundleError(f"model bundle {path}: {OUTPUT_BIAS} holds non-finite values")
     ngrams = None
     if NGRAMS in sizes:
-        try:
-            ngrams = load_ngrams(path / NGRAMS, vocab_size, vocab.n_words)
-        except NgramError as error:
-            raise BundleError(f"model bundle {path}: {error}") from None
+        ngrams = _ngrams(path, manifest["files"][NGRAMS]["sha256"], vocab_size, vocab.n_words)
     return Bundle(path, manifest, vocab, inputs, codes, scales, sizes, bias, ngrams)
+
+
+def _ngrams(path: Path, sha256: str, vocab_size: int, n_words: int) -> NgramTable:
+    """The bundle's corpus counts: decoded once, then memory-mapped from the cache (derived.py)."""
+    folder = ngram_folder(sha256)
+    cached = None if folder is None else read_ngrams(folder, vocab_size, n_words)
+    if cached is not None:
+        return cached
+    try:
+        ngrams = load_ngrams(path / NGRAMS, vocab_size, n_words)
+    except NgramError as error:
+        raise BundleError(f"model bundle {path}: {error}") from None
+    if folder is not None:
+        write_ngrams(folder, ngrams, n_words)
+    return ngrams
 
 
 def quantize_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,6 @@ words) reuse the run of the keystroke after the space. The result stays exact:
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from collections import OrderedDict
 from pathlib import Path
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from nextword.server.model.derived import cache_home
 from nextword.server.model.rows import Int8Rows, release_pages, top_k
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,10 @@ def transposed_table(codes: np.ndarray) -> np.ndarray:
     one can be made, else in memory. onnxruntime reads it once, to pre-pack it into its own
     copy, and keeps a pointer to it: file-backed, its pages can leave the resident set
     (`release_pages`; 12 MB for 32k words) and come back from the file if ever read again."""
-    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    home = cache_home()
     try:
         # The user's cache directory, where it exists, is on disk; /tmp may be in memory.
-        directory = cache_home if cache_home.is_dir() else None
+        directory = home if home.is_dir() else None
         with tempfile.TemporaryFile(dir=directory) as file:
             file.truncate(codes.size)
             table = np.memmap(file, dtype=np.int8, mode="r+", shape=codes.T.shape)
