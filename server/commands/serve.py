@@ -1,4 +1,9 @@
-"""`nextword serve`: the language server over stdio (lsp/server.py)."""
+"""`nextword serve`: the language server over stdio (lsp/server.py).
+
+The model starts loading (lsp/loading.py) before the protocol libraries are imported, so that
+the two overlap; stdout is handed to the protocol first, so that nothing the loading prints can
+reach the message stream.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,11 @@ import os
 import sys
 from typing import Any
 
-from nextword.server.lsp.server import serve
-from nextword.server.lsp.transport import log_handler
-
 
 def configure_logging(log_file: str | None, verbose: bool) -> str | None:
     """Log to the file (else stderr); returns why the file cannot be used, if it cannot."""
+    from nextword.server.lsp.transport import log_handler
+
     handler, problem = log_handler(log_file)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
@@ -41,5 +45,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--bundle", help="model bundle directory (overrides the setting)")
     parser.add_argument("--stdio", action="store_true", help="accepted for editors; the default")
     args = parser.parse_args(argv)
+    protocol_out = protocol_stdout()
+    from nextword.server.lsp.loading import ModelLoad
+
+    early = ModelLoad.early(args.bundle)
     problem = configure_logging(args.log_file, args.verbose)
-    return serve(args.bundle, problem, protocol_stdout())
+    from nextword.server.lsp.server import serve
+
+    return serve(args.bundle, problem, protocol_out, early)

@@ -8,7 +8,9 @@ pygls' `ls.workspace`, whose text store re-joins the whole document on every edi
 Custom requests: `nextword/ping` answers at once, without work; `nextword/stats` returns the
 engine's counters. The server tells the client whether it can complete with a
 `nextword/status` notification ({"state": "ready" | "no-model" | "error", "message": ...})
-once initialized and whenever the model is (re)loaded.
+once initialized and whenever the model is (re)loaded. The model loads on a thread
+(lsp/loading.py): `initialize` is answered at once, and the first request that needs the model
+waits for it.
 
 Work for the next keystroke done between keystrokes: lsp/ahead.py. Learning from what is
 typed: lsp/learning.py.
@@ -17,6 +19,7 @@ typed: lsp/learning.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import sys
@@ -33,7 +36,7 @@ from pygls.protocol import lsp_method
 
 from nextword.server.engine import stored
 from nextword.server.engine.documents import DocumentState
-from nextword.server.engine.engine import Engine, bundle_choice, load_engine
+from nextword.server.engine.engine import Engine, bundle_choice
 from nextword.server.engine.heap import release_free_memory
 from nextword.server.engine.inline import suggest_inline
 from nextword.server.lsp.ahead import WorkAhead
@@ -44,6 +47,7 @@ from nextword.server.lsp.convert import (
     position_from_client,
 )
 from nextword.server.lsp.learning import Learning, forget_learned
+from nextword.server.lsp.loading import ModelLoad
 from nextword.server.lsp.transport import (
     MAX_DOCUMENT_CHARS,
     AnsweringProtocol,
@@ -86,7 +90,9 @@ class NextwordServer(LanguageServer):
         super().__init__("nextword", version("nextword"), protocol_cls=NextwordProtocol)
         self.settings = Settings()
         self.bundle_override = bundle_override
-        self.engine: Engine | None = None
+        self.loaded: Engine | None = None
+        """The engine, when its bundle is loaded (`engine` waits for a load in progress)."""
+        self.loading: ModelLoad | None = None
         self.bundle_error: str | None = None
         self.status = "no-model"
         """What `nextword/status` says: "ready", "no-model" (the bundle cannot be used) or
@@ -143,8 +149,8 @@ class NextwordServer(LanguageServer):
     def refuse_document(self, uri: str, characters: int) -> None:
         """Serve nothing for a document over the size limit; say so once."""
         document = self.documents.pop(uri, None)
-        if document is not None and self.engine is not None:
-            self.engine.drop_caches(document)
+        if document is not None and self.loaded is not None:
+            self.loaded.drop_caches(document)
         if uri in self.refused_documents:
             return
         self.refused_documents.add(uri)
@@ -158,15 +164,46 @@ class NextwordServer(LanguageServer):
     def bundle_path(self) -> Path | str | None:
         return bundle_choice(self.bundle_override, self.settings)
 
+    @property
+    def engine(self) -> Engine | None:
+        """The engine; while its bundle is loading, once the load is done (waiting for it)."""
+        if self.loading is not None:
+            self.finish_loading()
+        return self.loaded
+
     def load_model(self) -> None:
-        """Load the bundle into an engine, or remember why it cannot be used."""
-        if self.engine is not None:
-            self.engine.speculation.close()
-        self.engine, self.bundle_error, self.status = None, None, "error"
+        """Start loading the bundle into an engine on a thread (loading.py), or keep the load
+        of the same bundle already started; `finish_loading` takes its result."""
+        if self.loaded is not None:
+            self.loaded.speculation.close()
+        self.loaded, self.bundle_error, self.status = None, None, "error"
+        path = self.bundle_path()
+        if self.loading is None or self.loading.path != path:
+            self.loading = ModelLoad(path, self.settings)
+        loading, loop = self.loading, asyncio.get_running_loop()
+        loading.when_done(lambda: self.call_when_loaded(loop, loading))
+
+    def call_when_loaded(self, loop: asyncio.AbstractEventLoop, loading: ModelLoad) -> None:
+        """On the loading thread when it is done: `loaded_now` on the event loop."""
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the server is exiting
+            loop.call_soon_threadsafe(self.loaded_now, loading)
+
+    def loaded_now(self, loading: ModelLoad) -> None:
+        """On the event loop once `loading` is done: take its result if it is still wanted."""
+        if self.loading is loading:
+            self.finish_loading()
+
+    def finish_loading(self) -> None:
+        """Wait for the load in progress and take the engine, or remember why there is none."""
+        loading = self.loading
+        assert loading is not None
         gc.unfreeze()  # a previous model becomes collectable
         try:
-            self.engine = load_engine(self.bundle_path(), self.settings)
-            self.status = "ready"
+            engine = loading.wait()
+            if engine is None:
+                return  # still loading: this request goes without, the next one waits again
+            engine.configure(self.settings)
+            self.loaded, self.status = engine, "ready"
             # Everything allocated so far lives as long as the server: move it out of the
             # collector's reach, so a full collection does not walk it mid-keystroke.
             gc.collect()
@@ -178,14 +215,16 @@ class NextwordServer(LanguageServer):
             self.notify(types.MessageType.Error, f"nextword cannot complete: {error}")
         except Exception as error:  # the server goes on, and says why it cannot complete
             self.bundle_error = f"loading the model failed: {error}"
-            log.exception("loading the model failed")
+            log.error("loading the model failed", exc_info=error)
             self.notify(types.MessageType.Error, f"nextword cannot complete: {error}")
+        self.loading = None
+        attach_memory_store(self)
         if self.initialized:
             self.send_status()
 
     def send_status(self) -> None:
         """`nextword/status`: whether the server can complete, for the editor's status bar."""
-        engine = self.engine
+        engine = self.loaded
         message = f"model {engine.bundle.path}" if engine is not None else self.bundle_error or ""
         self.protocol.notify(STATUS, {"state": self.status, "message": message})
 
@@ -195,9 +234,10 @@ class NextwordServer(LanguageServer):
         for problem in problems:
             log.warning("%s", problem)
             self.notify(types.MessageType.Warning, f"nextword: {problem}")
-        if self.engine is not None and self.bundle_path() == previous_bundle:
-            self.engine.configure(self.settings)
-        elif self.initialized:
+        same_bundle = self.bundle_path() == previous_bundle
+        if self.loaded is not None and same_bundle:
+            self.loaded.configure(self.settings)
+        elif self.initialized and not (same_bundle and self.loading is not None):
             self.load_model()
 
     def notify(self, kind: types.MessageType, message: str) -> None:
@@ -217,8 +257,7 @@ server = NextwordServer()
 @server.feature(types.INITIALIZE)
 def initialize(ls: NextwordServer, params: types.InitializeParams) -> None:
     ls.apply_settings(params.initialization_options)
-    ls.load_model()
-    attach_memory_store(ls)
+    ls.load_model()  # attaches the memory store once loaded
 
 
 @server.feature(types.INITIALIZED)
@@ -228,13 +267,15 @@ def initialized(ls: NextwordServer, params: types.InitializedParams) -> None:
     pending, ls.pending_messages = ls.pending_messages, []
     for kind, message in pending:
         ls.notify(kind, message)
-    ls.send_status()
+    if ls.loading is None:  # else it is sent once the model is loaded
+        ls.send_status()
 
 
 @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
 def did_change_configuration(ls: NextwordServer, params: types.DidChangeConfigurationParams):
     ls.apply_settings(params.settings)
-    attach_memory_store(ls)
+    if ls.loading is None:  # else once the model is loaded
+        attach_memory_store(ls)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
@@ -327,10 +368,11 @@ FORGET = "nextword.forget"
 
 def attach_memory_store(ls: NextwordServer) -> None:
     """The stored workspace memory (memory.persist) and what was learned (personal/)."""
-    if ls.engine is not None:
-        stored.attach(ls.engine, ls.workspace.root_uri)
+    engine = ls.loaded
+    if engine is not None:
+        stored.attach(engine, ls.workspace.root_uri)
     warn = lambda message: ls.notify(types.MessageType.Warning, message)  # noqa: E731
-    ls.learning.attach(ls.engine, ls.workspace.root_uri or "", warn)
+    ls.learning.attach(engine, ls.workspace.root_uri or "", warn)
 
 
 @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
@@ -367,12 +409,16 @@ def shutdown(ls: NextwordServer, params: Any = None) -> None:
     ls.learning.shutdown()
 
 
-def serve(bundle: str | None, log_problem: str | None, stdout: BinaryIO) -> int:
+def serve(
+    bundle: str | None, log_problem: str | None, stdout: BinaryIO, early: ModelLoad | None = None
+) -> int:
     """Serve over stdin and `stdout` until the client exits; the exit code the LSP asks for.
-    `log_problem`: why the log file cannot be used, told to the user once initialized."""
+    `log_problem`: why the log file cannot be used, told to the user once initialized; `early`:
+    the load of the bundle started before the protocol libraries were imported."""
     if log_problem is not None:
         log.warning("%s", log_problem)
         server.notify(types.MessageType.Warning, f"nextword: {log_problem}")
     server.bundle_override = bundle
+    server.loading = early
     server.serve_stdio(sys.stdin.buffer, stdout)
     return 0 if server.protocol.was_shut_down else 1  # type: ignore[attr-defined]
