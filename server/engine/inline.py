@@ -1,12 +1,12 @@
 """Ghost text: the rest of the current word and the next words, by a greedy rollout.
 
 From the cursor's context the engine ranks the words matching the typed prefix (every evidence
-the ranking mixes in counts: the network, the corpus counts, the document cache, and whatever
-source `Engine.rank` is given later). The best word's confidence is its probability among the
-ranked candidates (the scores are log-probabilities up to a constant). It is kept when that
-probability reaches `min_probability` (with letters typed: `min_probability_typed`), then fed to
-the network (one recurrent step on the cached state, cached like any other), and the next word is
-ranked with nothing typed. The rollout goes on while the product of the kept words'
+the ranking mixes in counts: the network, the corpus counts, the document cache and the user's
+learned phrases). The best word's confidence is its probability among the ranked candidates (the
+scores are log-probabilities up to a constant). It is kept when that probability reaches
+`min_probability` (with letters typed: `min_probability_typed`), then fed to the network (one
+recurrent step on the cached state, cached like any other), and the next word is ranked with
+nothing typed. The rollout goes on while the product of the kept words'
 probabilities (the phrase's) stays at or above `min_phrase_probability`; it stops at `max_words`,
 where the network expects punctuation, a number or a paragraph end rather than a word, and once
 the rollout has worked `budget_ms` (the first word is always finished). The words come one at a
@@ -32,9 +32,9 @@ from nextword.server.text.cursor import Cursor, analyse_cursor
 from nextword.server.text.tokenizer import CONTINUE_SYMBOL, UNKNOWN_SYMBOL, fold
 from nextword.server.text.window import extend_key
 
-MEMORY_TRUSTED = 0.5
-"""Cache probability from which the memory's word goes on even where the network expects
-punctuation."""
+TRUSTED = 0.5
+"""Probability in the document cache or in the user's learned phrases from which their word goes
+on even where the network expects punctuation."""
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ def rollout_words(
     key = engine.context_key(cursor.tokens, cursor.truncated)
     nearby = engine.nearby(document, text, cursor)
     prefix, sentence_start = cursor.prefix, cursor.sentence_start
-    previous = cursor.previous_token
+    previous, tokens = cursor.previous_token, cursor.tokens
     continue_id = engine.vocab.id_of(CONTINUE_SYMBOL)
     kept: list[GhostWord] = []
     while len(kept) < max_words and (not kept or spent < budget_ms / 1000.0):
@@ -153,7 +153,8 @@ def rollout_words(
         blocks = engine.memory_blocks(document, text, cursor)
         prediction = engine.prediction(document, key)
         memory = engine.memory_words(blocks, prediction, prefix, previous)
-        candidates = engine.rank(prediction, prefix, nearby, memory=memory)
+        personal = engine.personal_evidence(tokens, prefix)
+        candidates = engine.rank(prediction, prefix, nearby, memory=memory, personal=personal)
         if not candidates:
             return
         best = candidates[0]
@@ -162,14 +163,16 @@ def rollout_words(
         )
         if not keep(kept, word, bool(cursor.prefix)):
             return
-        from_memory = memory.get(best.folded, (0.0, ""))[0]
-        # The memory knows what follows a name the network reads as <unk>: trust it then.
-        if not prefix and from_memory < MEMORY_TRUSTED and expects_symbol(engine, prediction, best):
+        # The memory and the user's phrases know what follows a name the network reads as <unk>.
+        trusted = memory.get(best.folded, (0.0, ""))[0] >= TRUSTED
+        trusted = trusted or (personal is not None and personal.probability(best.folded) >= TRUSTED)
+        if not prefix and not trusted and expects_symbol(engine, prediction, best):
             return
         kept.append(word)
         token_id = engine.vocab.id_of(best.folded)
         key = extend_key(key, token_id, engine.bundle.max_context_tokens, continue_id)
         prefix, sentence_start, previous = "", False, best.folded
+        tokens = (*tokens, best.folded)
         spent += time.perf_counter() - started
         yield word
         started = time.perf_counter()
