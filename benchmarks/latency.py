@@ -1,7 +1,10 @@
 """Completion latency of `nextword serve`, measured by a real client over stdio.
 
     python benchmarks/latency.py [--chars 3000] [--bundle DIR] [--text FILE] [--sizes 10000,100000]
-                                 [--pace-ms 50] [--paced-chars 1500]
+                                 [--pace-ms 50] [--paced-chars 1500] [--inline-chars 1000]
+                                 [--data-home XDG_DATA_HOME]
+
+Every server gets a fresh data directory (nothing learned; `--data-home`: a copy of that one).
 
 1. Typing: held-out text is typed into an empty document one character at a time (a didChange
    per character, then a completion request, as an editor does with isIncomplete results).
@@ -26,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import statistics
 import subprocess
 import time
@@ -35,6 +40,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.workspace.text_document import TextDocument
 
+from nextword.server.commands.sessions import learned_data_home
 from nextword.server.lsp.client import (
     EXIT_SECONDS,
     HANG_SECONDS,
@@ -45,6 +51,7 @@ from nextword.server.lsp.client import (
 )
 
 INLINE_AUTOMATIC = types.InlineCompletionTriggerKind.Automatic.value
+
 
 CORPUS = Path("/work/shared/corpus")
 DEFAULT_TEXT_FILES = ["brown.txt", "austen.txt", "sotu.txt"]
@@ -82,12 +89,21 @@ class Session:
         self._next_id = 0
 
     @classmethod
-    def start(cls, bundle: str | None, options: dict | None = None) -> Session:
+    def start(
+        cls, bundle: str | None, options: dict | None = None, learned: Path | None = None
+    ) -> Session:
+        """The server with a fresh data directory: what it learns from the typing stays out of
+        the user's, and the user's learned phrases out of the figures. `learned`: an
+        XDG_DATA_HOME whose learned phrases it starts with (a copy)."""
+        home = learned_data_home(bundle, [])
+        if learned is not None:
+            shutil.copytree(learned, home, dirs_exist_ok=True)
         process = subprocess.Popen(
             serve_command(bundle),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            env={**os.environ, "XDG_DATA_HOME": str(home)},
         )
         session = cls(process)
         params = {"processId": None, "rootUri": None, "capabilities": {}}
@@ -238,12 +254,17 @@ def ms(seconds: float) -> str:
 
 
 def typing_run(
-    bundle: str | None, text: str, options: dict | None, pace: float = 0.0, inline: bool = False
+    bundle: str | None,
+    text: str,
+    options: dict | None,
+    pace: float = 0.0,
+    inline: bool = False,
+    learned: Path | None = None,
 ) -> dict[str, float]:
     """Type `text` a character at a time; `pace`: seconds from one keystroke's answer to the
     next keystroke (0: at once, the server never idle); `inline`: ask for ghost text with every
-    completion (`Session.inline`)."""
-    session = Session.start(bundle, options)
+    completion (`Session.inline`); `learned`: see `Session.start`."""
+    session = Session.start(bundle, options, learned)
     session.open("file:///typing.txt", "")
     completions, pings, empty, inlines = [], [], 0, []
     next_word, in_word = [], []
@@ -283,7 +304,9 @@ def typing_run(
     return result
 
 
-def far_edit_run(bundle: str | None, paragraphs: list[str], words: int) -> dict[str, float]:
+def far_edit_run(
+    bundle: str | None, paragraphs: list[str], words: int, learned: Path | None = None
+) -> dict[str, float]:
     """Open a `words`-word document, then edit far from and near the cursor."""
     chosen, count = [], 0
     for paragraph in paragraphs:
@@ -293,7 +316,7 @@ def far_edit_run(bundle: str | None, paragraphs: list[str], words: int) -> dict[
         count += len(paragraph.split())
     text = "\n\n".join(chosen) + " "
     pygls_edit = pygls_edit_seconds(text)
-    session = Session.start(bundle)
+    session = Session.start(bundle, learned=learned)
     started = time.perf_counter()
     session.open("file:///long.txt", text)
     session.ping()
@@ -366,7 +389,7 @@ def run_benchmark(args: argparse.Namespace) -> None:
         runs = {name: run for name, run in runs.items() if not run[1]}
     rows, inline_rows = [], []
     for name, (options, pace, typed) in runs.items():
-        result = typing_run(args.bundle, typed, options, pace)
+        result = typing_run(args.bundle, typed, options, pace, learned=args.data_home)
         rows.append(
             [name, str(result["keystrokes"])]
             + [
@@ -393,7 +416,8 @@ def run_benchmark(args: argparse.Namespace) -> None:
     print(table(header, rows))
     if args.inline_chars:
         for name, pace in (("at once", 0.0), (paced, args.pace_ms / 1e3)):
-            result = typing_run(args.bundle, text[: args.inline_chars], None, pace, True)
+            inline_text = text[: args.inline_chars]
+            result = typing_run(args.bundle, inline_text, None, pace, True, args.data_home)
             keys = ("inline_p50", "inline_p95", "inline_p99", "p50", "p99")
             inline_rows.append([name, str(result["keystrokes"]), *(ms(result[k]) for k in keys)])
         print("\n### Ghost text: an inline and a completion request per keystroke (ms)\n")
@@ -402,7 +426,7 @@ def run_benchmark(args: argparse.Namespace) -> None:
     rows = []
     all_paragraphs = held_out_paragraphs(files, every=1)
     for size in args.sizes:
-        result = far_edit_run(args.bundle, all_paragraphs, size)
+        result = far_edit_run(args.bundle, all_paragraphs, size, args.data_home)
         rows.append(
             [
                 f"{result['words']:,}",
@@ -438,6 +462,11 @@ def main() -> None:
     parser.add_argument("--chars", type=int, default=3000, help="keystrokes to type")
     parser.add_argument("--bundle", help="bundle directory (default: the default bundle)")
     parser.add_argument("--text", help="text file to type (default: held-out corpus lines)")
+    parser.add_argument(
+        "--data-home",
+        type=Path,
+        help="an XDG_DATA_HOME whose learned phrases the servers use (copied; default: none)",
+    )
     parser.add_argument(
         "--pace-ms", type=float, default=50.0, help="pause before each keystroke, paced runs"
     )
