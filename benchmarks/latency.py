@@ -1,7 +1,10 @@
 """Completion latency of `nextword serve`, measured by a real client over stdio.
 
     python benchmarks/latency.py [--chars 3000] [--bundle DIR] [--text FILE] [--sizes 10000,100000]
-                                 [--pace-ms 50] [--paced-chars 1500]
+                                 [--pace-ms 50] [--paced-chars 1500] [--inline-chars 1000]
+                                 [--data-home XDG_DATA_HOME]
+
+Every server gets a fresh data directory (nothing learned; `--data-home`: a copy of that one).
 
 1. Typing: held-out text is typed into an empty document one character at a time (a didChange
    per character, then a completion request, as an editor does with isIncomplete results).
@@ -25,15 +28,30 @@ Prints Markdown tables. Reads /work/shared/corpus by default (not needed by the 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import json
+import os
+import shutil
 import statistics
-import sys
+import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from lsprotocol import types
-from pygls.lsp.client import LanguageClient
 from pygls.workspace.text_document import TextDocument
+
+from nextword.server.commands.sessions import learned_data_home
+from nextword.server.lsp.client import (
+    EXIT_SECONDS,
+    HANG_SECONDS,
+    LspError,
+    encode,
+    frame,
+    serve_command,
+)
+
+INLINE_AUTOMATIC = types.InlineCompletionTriggerKind.Automatic.value
+
 
 CORPUS = Path("/work/shared/corpus")
 DEFAULT_TEXT_FILES = ["brown.txt", "austen.txt", "sotu.txt"]
@@ -56,47 +74,127 @@ def percentile(values: list[float], q: float) -> float:
 
 
 class Session:
-    """One server process and one document, positions in UTF-16 (ASCII-safe either way)."""
+    """One server process and one document, positions in UTF-16 (ASCII-safe either way).
 
-    def __init__(self, client: LanguageClient) -> None:
-        self.client = client
+    The client is plain JSON over the pipes, read on this thread as the answer arrives, as an
+    editor's own client is (VS Code's and Neovim's parse JSON natively): a Python client
+    library's own work (pygls' asyncio loop and converters: ~0.4 ms a round trip and a busy core
+    while the server's worker thread needs the other) would be timed as the server's."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
         self.lines: list[str] = [""]
         self.uri = ""
         self.version = 0
+        self._next_id = 0
 
     @classmethod
-    async def start(cls, bundle: str | None, options: dict | None = None) -> Session:
-        client = LanguageClient("nextword-latency", "1")
-        command = [sys.executable, "-m", "nextword.server.cli", "serve"]
-        await client.start_io(*command, *(["--bundle", bundle] if bundle else []))
-        await client.initialize_async(
-            types.InitializeParams(
-                capabilities=types.ClientCapabilities(), initialization_options=options
-            )
+    def start(
+        cls, bundle: str | None, options: dict | None = None, learned: Path | None = None
+    ) -> Session:
+        """The server with a fresh data directory: what it learns from the typing stays out of
+        the user's, and the user's learned phrases out of the figures. `learned`: an
+        XDG_DATA_HOME whose learned phrases it starts with (a copy)."""
+        home = learned_data_home(bundle, [])
+        if learned is not None:
+            shutil.copytree(learned, home, dirs_exist_ok=True)
+        process = subprocess.Popen(
+            serve_command(bundle),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "XDG_DATA_HOME": str(home)},
         )
-        client.initialized(types.InitializedParams())
-        return cls(client)
+        session = cls(process)
+        params = {"processId": None, "rootUri": None, "capabilities": {}}
+        session.call("initialize", {**params, "initializationOptions": options or {}})
+        session.notify("initialized", {})
+        return session
 
-    async def stop(self) -> None:
-        await self.client.shutdown_async(None)
-        self.client.exit(None)
-        await self.client.stop()
+    def stop(self) -> None:
+        self.call("shutdown")
+        self.notify("exit")
+        try:
+            self.process.wait(EXIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    # -- the wire ---------------------------------------------------------------------------------
+
+    def send(self, message: dict[str, Any]) -> None:
+        stdin = self.process.stdin
+        assert stdin is not None
+        stdin.write(frame(encode({"jsonrpc": "2.0", **message})))
+        stdin.flush()
+
+    def notify(self, method: str, params: Any = None) -> None:
+        self.send({"method": method, "params": params})
+
+    def request(self, method: str, params: Any = None) -> int:
+        self._next_id += 1
+        self.send({"id": self._next_id, "method": method, "params": params})
+        return self._next_id
+
+    def receive(self) -> dict[str, Any]:
+        """The next message from the server; its own requests are answered on the way."""
+        stdout = self.process.stdout
+        assert stdout is not None
+        while True:
+            length = None
+            while (header := stdout.readline()).strip():
+                name, _, value = header.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            if not header:
+                raise LspError(f"the server closed its output (exit code {self.process.poll()})")
+            if length is None:
+                continue
+            message = json.loads(stdout.read(length))
+            if "method" not in message:
+                return message
+            if "id" in message:  # configuration, registrations: the defaults
+                items = (message.get("params") or {}).get("items", [])
+                configuration = message["method"] == "workspace/configuration"
+                self.send(
+                    {"id": message["id"], "result": [None] * len(items) if configuration else None}
+                )
+
+    def answers(self, ids: list[int]) -> dict[int, tuple[float, Any]]:
+        """{id: (perf_counter when its answer arrived, result)} for the requests `ids`."""
+        answered: dict[int, tuple[float, Any]] = {}
+        deadline = time.monotonic() + HANG_SECONDS
+        while len(answered) < len(ids):
+            message = self.receive()
+            if "error" in message:
+                raise LspError(f"request {message.get('id')}: {message['error']}")
+            if message.get("id") in ids:
+                answered[message["id"]] = (time.perf_counter(), message.get("result"))
+            if time.monotonic() > deadline:
+                raise LspError(f"no answer to {ids}")
+        return answered
+
+    def call(self, method: str, params: Any = None) -> Any:
+        request_id = self.request(method, params)
+        return self.answers([request_id])[request_id][1]
+
+    # -- the document -----------------------------------------------------------------------------
 
     def open(self, uri: str, text: str) -> None:
         self.uri, self.version, self.lines = uri, 1, text.split("\n")
-        self.client.text_document_did_open(
-            types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "plaintext", 1, text))
-        )
+        document = {"uri": uri, "languageId": "plaintext", "version": 1, "text": text}
+        self.notify("textDocument/didOpen", {"textDocument": document})
 
     def change(self, line: int, start: int, end: int, text: str) -> None:
         """Replace lines[line][start:end] (the benchmark never edits across lines)."""
         self.version += 1
-        edit_range = types.Range(types.Position(line, start), types.Position(line, end))
-        self.client.text_document_did_change(
-            types.DidChangeTextDocumentParams(
-                types.VersionedTextDocumentIdentifier(version=self.version, uri=self.uri),
-                [types.TextDocumentContentChangePartial(range=edit_range, text=text)],
-            )
+        edit_range = {"start": position(line, start), "end": position(line, end)}
+        self.notify(
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": self.uri, "version": self.version},
+                "contentChanges": [{"range": edit_range, "text": text}],
+            },
         )
         current = self.lines[line]
         self.lines[line : line + 1] = (current[:start] + text + current[end:]).split("\n")
@@ -105,51 +203,44 @@ class Session:
         last = len(self.lines) - 1
         self.change(last, len(self.lines[last]), len(self.lines[last]), char)
 
-    async def complete(self) -> tuple[float, int]:
-        """(seconds, number of items) for a completion at the end of the document."""
+    def at_end(self) -> dict[str, Any]:
         last = len(self.lines) - 1
-        params = types.CompletionParams(
-            types.TextDocumentIdentifier(self.uri), types.Position(last, len(self.lines[last]))
-        )
-        started = time.perf_counter()
-        result = await self.client.text_document_completion_async(params)
-        elapsed = time.perf_counter() - started
-        items = result.items if isinstance(result, types.CompletionList) else result
-        return elapsed, len(items or [])
+        return {
+            "textDocument": {"uri": self.uri},
+            "position": position(last, len(self.lines[last])),
+        }
 
-    async def inline(self) -> tuple[float, float]:
+    def complete(self) -> tuple[float, int]:
+        """(seconds, number of items) for a completion at the end of the document."""
+        started = time.perf_counter()
+        request_id = self.request("textDocument/completion", self.at_end())
+        arrived, result = self.answers([request_id])[request_id]
+        items = result.get("items", []) if isinstance(result, dict) else result
+        return arrived - started, len(items or [])
+
+    def inline(self) -> tuple[float, float]:
         """(seconds for the inline completion, seconds for the completion) at the end of the
         document, both sent at once with the inline request first, as VS Code asks for both
         after a keystroke: the completion's time includes any wait behind the rollout."""
-        last = len(self.lines) - 1
-        position = types.Position(last, len(self.lines[last]))
-        document = types.TextDocumentIdentifier(self.uri)
-        context = types.InlineCompletionContext(types.InlineCompletionTriggerKind.Automatic)
-
-        async def timed(request) -> float:
-            started = time.perf_counter()
-            await request
-            return time.perf_counter() - started
-
-        inline = timed(
-            self.client.text_document_inline_completion_async(
-                types.InlineCompletionParams(context, document, position)
-            )
-        )
-        completion = timed(
-            self.client.text_document_completion_async(types.CompletionParams(document, position))
-        )
-        inline_seconds, completion_seconds = await asyncio.gather(inline, completion)
-        return inline_seconds, completion_seconds
-
-    async def ping(self) -> float:
         started = time.perf_counter()
-        await self.client.protocol.send_request_async("nextword/ping", None)
+        context = {"context": {"triggerKind": INLINE_AUTOMATIC}}
+        inline_id = self.request("textDocument/inlineCompletion", {**self.at_end(), **context})
+        completion_id = self.request("textDocument/completion", self.at_end())
+        answered = self.answers([inline_id, completion_id])
+        return answered[inline_id][0] - started, answered[completion_id][0] - started
+
+    def ping(self) -> float:
+        started = time.perf_counter()
+        self.call("nextword/ping")
         return time.perf_counter() - started
 
-    async def stats(self) -> dict:
-        result = await self.client.protocol.send_request_async("nextword/stats", None)
-        return {key: getattr(result, key) for key in ("recurrentSteps", "cacheHits")}
+    def stats(self) -> dict:
+        result = self.call("nextword/stats")
+        return {key: result[key] for key in ("recurrentSteps", "cacheHits")}
+
+
+def position(line: int, character: int) -> dict[str, int]:
+    return {"line": line, "character": character}
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
@@ -162,38 +253,45 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1e3:.2f}"
 
 
-async def typing_run(
-    bundle: str | None, text: str, options: dict | None, pace: float = 0.0, inline: bool = False
+def typing_run(
+    bundle: str | None,
+    text: str,
+    options: dict | None,
+    pace: float = 0.0,
+    inline: bool = False,
+    learned: Path | None = None,
 ) -> dict[str, float]:
     """Type `text` a character at a time; `pace`: seconds from one keystroke's answer to the
     next keystroke (0: at once, the server never idle); `inline`: ask for ghost text with every
-    completion (`Session.inline`)."""
-    session = await Session.start(bundle, options)
+    completion (`Session.inline`); `learned`: see `Session.start`."""
+    session = Session.start(bundle, options, learned)
     session.open("file:///typing.txt", "")
     completions, pings, empty, inlines = [], [], 0, []
     next_word, in_word = [], []
-    steps_before = (await session.stats())["recurrentSteps"]
+    steps_before = (session.stats())["recurrentSteps"]
     for char in text:
         if pace:
-            await asyncio.sleep(pace)
+            time.sleep(pace)
         session.type_char(char)
         if inline:
-            inline_seconds, elapsed = await session.inline()
+            inline_seconds, elapsed = session.inline()
             inlines.append(inline_seconds)
             count = 1
         else:
-            elapsed, count = await session.complete()
+            elapsed, count = session.complete()
         completions.append(elapsed)
         (next_word if char == " " else in_word).append(elapsed)
         empty += count == 0
-        pings.append(await session.ping())
-    steps = (await session.stats())["recurrentSteps"] - steps_before
-    await session.stop()
+        pings.append(session.ping())
+    steps = (session.stats())["recurrentSteps"] - steps_before
+    session.stop()
     result = {f"p{q}": percentile(completions, q) for q in (50, 95, 99)}
     result.update(
         max=max(completions),
         next_word_p50=percentile(next_word, 50),
+        next_word_p99=percentile(next_word, 99),
         in_word_p50=percentile(in_word, 50),
+        in_word_p99=percentile(in_word, 99),
         mean=statistics.fmean(completions),
         floor_p50=percentile(pings, 50),
         floor_p99=percentile(pings, 99),
@@ -206,7 +304,9 @@ async def typing_run(
     return result
 
 
-async def far_edit_run(bundle: str | None, paragraphs: list[str], words: int) -> dict[str, float]:
+def far_edit_run(
+    bundle: str | None, paragraphs: list[str], words: int, learned: Path | None = None
+) -> dict[str, float]:
     """Open a `words`-word document, then edit far from and near the cursor."""
     chosen, count = [], 0
     for paragraph in paragraphs:
@@ -216,31 +316,31 @@ async def far_edit_run(bundle: str | None, paragraphs: list[str], words: int) ->
         count += len(paragraph.split())
     text = "\n\n".join(chosen) + " "
     pygls_edit = pygls_edit_seconds(text)
-    session = await Session.start(bundle)
+    session = Session.start(bundle, learned=learned)
     started = time.perf_counter()
     session.open("file:///long.txt", text)
-    await session.ping()
+    session.ping()
     open_seconds = time.perf_counter() - started
-    first_steps = (await session.stats())["recurrentSteps"]
-    await session.complete()
-    first_steps = (await session.stats())["recurrentSteps"] - first_steps
-    floor = statistics.median([await session.ping() for _ in range(50)])
+    first_steps = (session.stats())["recurrentSteps"]
+    session.complete()
+    first_steps = (session.stats())["recurrentSteps"] - first_steps
+    floor = statistics.median([session.ping() for _ in range(50)])
 
-    async def edit_then_complete(line: int, column: int) -> tuple[float, float, int]:
-        before = (await session.stats())["recurrentSteps"]
-        floor_now = await session.ping()
+    def edit_then_complete(line: int, column: int) -> tuple[float, float, int]:
+        before = (session.stats())["recurrentSteps"]
+        floor_now = session.ping()
         started = time.perf_counter()
         session.change(line, column, column, "very ")
-        await session.ping()  # answered after the didChange is applied
+        session.ping()  # answered after the didChange is applied
         change_seconds = time.perf_counter() - started - floor_now
-        elapsed, _ = await session.complete()
-        return change_seconds, elapsed, (await session.stats())["recurrentSteps"] - before
+        elapsed, _ = session.complete()
+        return change_seconds, elapsed, (session.stats())["recurrentSteps"] - before
 
-    far = [await edit_then_complete(4, 0) for _ in range(50)]  # paragraph 3 (lines 0, 2, 4)
+    far = [edit_then_complete(4, 0) for _ in range(50)]  # paragraph 3 (lines 0, 2, 4)
     last = len(session.lines) - 1
     near_column = session.lines[last].rfind(" ", 0, max(0, len(session.lines[last]) - 60)) + 1
-    near = await edit_then_complete(last, near_column)
-    await session.stop()
+    near = edit_then_complete(last, near_column)
+    session.stop()
     return {
         "words": count,
         "megabytes": len(text.encode()) / 1e6,
@@ -267,7 +367,7 @@ def pygls_edit_seconds(text: str, repeats: int = 5) -> float:
     return (time.perf_counter() - started) / repeats
 
 
-async def main_async(args: argparse.Namespace) -> None:
+def run_benchmark(args: argparse.Namespace) -> None:
     files = [Path(args.text)] if args.text else [CORPUS / name for name in DEFAULT_TEXT_FILES]
     paragraphs = held_out_paragraphs(files)
     text = ""
@@ -289,7 +389,7 @@ async def main_async(args: argparse.Namespace) -> None:
         runs = {name: run for name, run in runs.items() if not run[1]}
     rows, inline_rows = [], []
     for name, (options, pace, typed) in runs.items():
-        result = await typing_run(args.bundle, typed, options, pace)
+        result = typing_run(args.bundle, typed, options, pace, learned=args.data_home)
         rows.append(
             [name, str(result["keystrokes"])]
             + [
@@ -300,7 +400,9 @@ async def main_async(args: argparse.Namespace) -> None:
                     "p99",
                     "max",
                     "next_word_p50",
+                    "next_word_p99",
                     "in_word_p50",
+                    "in_word_p99",
                     "floor_p50",
                     "floor_p99",
                 )
@@ -308,12 +410,14 @@ async def main_async(args: argparse.Namespace) -> None:
             + [f"{result['steps'] / result['keystrokes']:.2f}"]
         )
     print("### Typing, one completion request per keystroke (ms, round trip over stdio)\n")
-    header = ["run", "keys", "p50", "p95", "p99", "max", "p50 after space", "p50 in word"]
+    header = ["run", "keys", "p50", "p95", "p99", "max", "after space p50", "after space p99"]
+    header += ["in word p50", "in word p99"]
     header += ["floor p50", "floor p99", "steps/key"]
     print(table(header, rows))
     if args.inline_chars:
         for name, pace in (("at once", 0.0), (paced, args.pace_ms / 1e3)):
-            result = await typing_run(args.bundle, text[: args.inline_chars], None, pace, True)
+            inline_text = text[: args.inline_chars]
+            result = typing_run(args.bundle, inline_text, None, pace, True, args.data_home)
             keys = ("inline_p50", "inline_p95", "inline_p99", "p50", "p99")
             inline_rows.append([name, str(result["keystrokes"]), *(ms(result[k]) for k in keys)])
         print("\n### Ghost text: an inline and a completion request per keystroke (ms)\n")
@@ -322,7 +426,7 @@ async def main_async(args: argparse.Namespace) -> None:
     rows = []
     all_paragraphs = held_out_paragraphs(files, every=1)
     for size in args.sizes:
-        result = await far_edit_run(args.bundle, all_paragraphs, size)
+        result = far_edit_run(args.bundle, all_paragraphs, size, args.data_home)
         rows.append(
             [
                 f"{result['words']:,}",
@@ -359,6 +463,11 @@ def main() -> None:
     parser.add_argument("--bundle", help="bundle directory (default: the default bundle)")
     parser.add_argument("--text", help="text file to type (default: held-out corpus lines)")
     parser.add_argument(
+        "--data-home",
+        type=Path,
+        help="an XDG_DATA_HOME whose learned phrases the servers use (copied; default: none)",
+    )
+    parser.add_argument(
         "--pace-ms", type=float, default=50.0, help="pause before each keystroke, paced runs"
     )
     parser.add_argument(
@@ -376,7 +485,7 @@ def main() -> None:
         default=[10_000, 100_000, 1_000_000],
         help="document sizes in words for the far-edit runs",
     )
-    asyncio.run(main_async(parser.parse_args()))
+    run_benchmark(parser.parse_args())
 
 
 if __name__ == "__main__":

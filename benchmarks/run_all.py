@@ -226,32 +226,28 @@ def held_out_paragraphs(plan: Plan) -> list[str]:
 def run_latency(plan: Plan) -> dict:
     """Per-keystroke latency vs the protocol floor, and edits far from the cursor, measured by
     the server's own benchmark (benchmarks/latency.py) on our held-out text."""
-    import asyncio
-
     import latency
 
     paragraphs = held_out_paragraphs(plan)
     chars = 400 if plan.quick else 3000
     text = "\n\n".join(paragraphs)[:chars]
-    typing = asyncio.run(latency.typing_run(str(plan.bundle), text, None))
+    typing = latency.typing_run(str(plan.bundle), text, None)
     # At a typist's pace (a keystroke 50 ms after the last answer), with the server's pause-time
     # preparation of the next word on and off: what a user sees, caches cold between keys.
     paced_text = text[: 100 if plan.quick else 1500]
     paced = {
-        name: asyncio.run(
-            latency.typing_run(
-                str(plan.bundle), paced_text, {"nextword": {"prepareNextWord": prepare}}, 0.05
-            )
+        name: latency.typing_run(
+            str(plan.bundle), paced_text, {"nextword": {"prepareNextWord": prepare}}, 0.05
         )
         for name, prepare in (("paced", True), ("paced_unprepared", False))
     }
-    inline = asyncio.run(
-        latency.typing_run(str(plan.bundle), text[: 200 if plan.quick else 1500], None, 0, True)
+    inline = latency.typing_run(
+        str(plan.bundle), text[: 200 if plan.quick else 1500], None, 0, True
     )
     sizes = [2_000] if plan.quick else [10_000, 1_000_000]
     words = sum(len(p.split()) for p in paragraphs)
     repeated = paragraphs * (max(sizes) // max(words, 1) + 1)
-    far = [asyncio.run(latency.far_edit_run(str(plan.bundle), repeated, n)) for n in sizes]
+    far = [latency.far_edit_run(str(plan.bundle), repeated, n) for n in sizes]
     return {"typing": typing, **paced, "inline": inline, "far_edits": far}
 
 

@@ -126,8 +126,8 @@ class InlineSettings:
     min_phrase_probability: float = 0.1
     """Words go on while the probability of the whole phrase stays at least this."""
     budget_ms: float = 4.0
-    """No word after the first is started once this much of the request's time has passed: a
-    keystroke never waits long behind a rollout."""
+    """No word after the first is started once the rollout has worked this long. Between two
+    words the server answers what came meanwhile, and an edit ends the rollout."""
 
 
 @dataclass

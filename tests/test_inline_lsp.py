@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import pytest_lsp
-from conftest import SERVER_COMMAND, TINY_BUNDLE, units
+from conftest import SERVER_COMMAND, TINY_BUNDLE, TINY_SOFTMAX_BUNDLE, units
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from test_inline import ANY, engine_with
 
 from nextword.server.engine.documents import DocumentState
 from nextword.server.engine.engine import load_engine
 from nextword.server.engine.inline import suggest_inline
+from nextword.server.lsp.client import StdioClient, encode, frame
+from nextword.server.lsp.inline import ghost_text
 
 CLIENTS = {"vscode": "visual-studio-code", "neovim": "neovim@v0.11.0"}
 NAME = "Zorblat Quenwick"
@@ -114,3 +119,53 @@ async def test_no_ghost_text_when_switched_off(switched_off: LanguageClient) -> 
     open_document(switched_off, "file:///off.txt", text)
     result = await inline_at_end(switched_off, "file:///off.txt", text)
     assert result is None or not result.items
+
+
+def test_the_list_asked_with_the_ghost_text_is_answered_first() -> None:
+    """VS Code asks for ghost text and the list together: the list does not wait behind the
+    rollout (both requests in one write, the inline one first)."""
+    client = StdioClient(SERVER)
+    try:
+        client.initialize()
+        text = STORY + "Today Zorb"
+        document = {"uri": "file:///both.txt", "languageId": "plaintext", "version": 1}
+        client.notify("textDocument/didOpen", {"textDocument": {**document, "text": text}})
+        at_end = {
+            "textDocument": {"uri": "file:///both.txt"},
+            "position": {"line": 1, "character": len("Today Zorb")},
+        }
+        inline = {"jsonrpc": "2.0", "id": 100, "method": "textDocument/inlineCompletion"}
+        inline["params"] = {**at_end, "context": {"triggerKind": 2}}
+        listed = {"jsonrpc": "2.0", "id": 101, "method": "textDocument/completion"}
+        listed["params"] = at_end
+        client.write(frame(encode(inline)) + frame(encode(listed)))
+        assert client.wait([100, 101]) == []
+        assert list(client.responses)[-2:] == [101, 100]  # in the order they arrived
+        assert client.responses[100]["result"]["items"][0]["insertText"].startswith("Zorblat")
+    finally:
+        client.shutdown()
+
+
+def test_an_edit_between_two_words_ends_the_rollout() -> None:
+    engine = engine_with(TINY_SOFTMAX_BUNDLE, **ANY, max_words=6, budget_ms=1e3)
+    text = "The people of the "
+    column = len(text)
+    alone = asyncio.run(ghost_text(engine, DocumentState.open("mem://a", text), 0, column, ok))
+    assert alone is not None and len(alone.words) == 6
+    document = DocumentState.open("mem://edited", text)
+    rollout = ghost_text(engine, document, 0, column, ok)
+    rollout.send(None)  # the first word, then the event loop's turn
+    document.edit((0, column), (0, column), "Z")
+    document.version += 1
+    with pytest.raises(StopIteration) as ended:
+        rollout.send(None)
+    assert ended.value.value is None
+    gone = ghost_text(engine, DocumentState.open("mem://closed", text), 0, column, lambda: False)
+    gone.send(None)
+    with pytest.raises(StopIteration) as ended:
+        gone.send(None)
+    assert ended.value.value is None
+
+
+def ok() -> bool:
+    return True

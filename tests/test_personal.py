@@ -12,6 +12,7 @@ from conftest import TINY_BUNDLE
 from nextword.server import cli
 from nextword.server.engine.documents import DocumentState
 from nextword.server.engine.engine import Engine, load_engine
+from nextword.server.engine.inline import suggest_inline
 from nextword.server.lsp.learning import Learning
 from nextword.server.model.bundle import bundle_identity
 from nextword.server.personal import store
@@ -89,6 +90,18 @@ def test_the_console_command_offers_what_was_learned(tmp_path: Path, capsys) -> 
     capsys.readouterr()
     assert cli.main(["complete", "--bundle", str(TINY_BUNDLE), CONTEXT]) == 0
     assert capsys.readouterr().out.split("\t")[0] != "quantum"
+
+
+def test_the_ghost_text_offers_what_was_learned(tmp_path: Path) -> None:
+    engine = engine_with({"inline": {"minProbability": 0.3}})
+    attached(engine)
+    document = DocumentState.open("file:///home/someone/project/ghost.md", CONTEXT)
+    before = suggest_inline(engine, document, 0, len(CONTEXT))
+    assert before is None or before.words[0] != "quantum"
+    learn_writing(tmp_path)
+    attached(engine)
+    after = suggest_inline(engine, document, 0, len(CONTEXT))
+    assert after is not None and after.words[0] == "quantum"
 
 
 def test_learning_writes_private_files_and_says_what_it_learned(tmp_path: Path, capsys) -> None:

@@ -218,6 +218,10 @@ class Engine:
         document.caches.around = (key, around)
         return around
 
+    def personal_evidence(self, tokens: tuple[str, ...], prefix: str) -> PersonalEvidence | None:
+        """What the user's learned phrases say after `tokens` for words starting with `prefix`."""
+        return self.personal and self.personal.evidence(tokens, prefix, self.settings.learning)
+
     # -- the document cache (memory/) -----------------------------------------------------------
 
     def memory_reader(self, document: DocumentState) -> Reader:
@@ -289,8 +293,7 @@ class Engine:
             self.nearby(document, text, cursor),
             limit=4 * self.settings.max_items + 8,
             memory=self.memory_words(blocks, prediction, cursor.prefix, cursor.previous_token),
-            personal=self.personal
-            and self.personal.evidence(cursor.tokens, cursor.prefix, self.settings.learning),
+            personal=self.personal_evidence(cursor.tokens, cursor.prefix),
         )
         self.speculation.note_ranking(text, cursor, candidates[0].folded if candidates else None)
         return finish(candidates, cursor, self.settings)

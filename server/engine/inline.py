@@ -1,23 +1,24 @@
 """Ghost text: the rest of the current word and the next words, by a greedy rollout.
 
 From the cursor's context the engine ranks the words matching the typed prefix (every evidence
-the ranking mixes in counts: the network, the corpus counts, the document cache, and whatever
-source `Engine.rank` is given later). The best word's confidence is its probability among the
-ranked candidates (the scores are log-probabilities up to a constant). It is kept when that
-probability reaches `min_probability` (with letters typed: `min_probability_typed`), then fed to
-the network (one recurrent step on the cached state, cached like any other), and the next word is
-ranked with nothing typed. The rollout goes on while the product of the kept words'
+the ranking mixes in counts: the network, the corpus counts, the document cache and the user's
+learned phrases). The best word's confidence is its probability among the ranked candidates (the
+scores are log-probabilities up to a constant). It is kept when that probability reaches
+`min_probability` (with letters typed: `min_probability_typed`), then fed to the network (one
+recurrent step on the cached state, cached like any other), and the next word is ranked with
+nothing typed. The rollout goes on while the product of the kept words'
 probabilities (the phrase's) stays at or above `min_phrase_probability`; it stops at `max_words`,
 where the network expects punctuation, a number or a paragraph end rather than a word, and once
-`budget_ms` has passed since the request came (the first word is always finished), so a
-keystroke never waits long behind a rollout. Nothing is
-offered when even the first word is not confident, or when the line goes on after the cursor.
+the rollout has worked `budget_ms` (the first word is always finished). The words come one at a
+time (`rollout_words`), so the language server can answer a keystroke between two of them
+(lsp/inline.py). Nothing is offered when even the first word is not confident, or when the line
+goes on after the cursor.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,9 +32,9 @@ from nextword.server.text.cursor import Cursor, analyse_cursor
 from nextword.server.text.tokenizer import CONTINUE_SYMBOL, UNKNOWN_SYMBOL, fold
 from nextword.server.text.window import extend_key
 
-MEMORY_TRUSTED = 0.5
-"""Cache probability from which the memory's word goes on even where the network expects
-punctuation."""
+TRUSTED = 0.5
+"""Probability in the document cache or in the user's learned phrases from which their word goes
+on even where the network expects punctuation."""
 
 
 @dataclass(frozen=True)
@@ -119,40 +120,62 @@ def rollout(
     max_words: int,
     budget_ms: float = float("inf"),
 ) -> list[GhostWord]:
-    """The greedy continuation at the cursor while `keep` says so, up to `max_words` words; no
-    word after the first is started once `budget_ms` has passed since the call (the first costs
-    what a completion costs; the budget bounds what the phrase adds)."""
-    deadline = time.perf_counter() + budget_ms / 1000.0
+    """The greedy continuation at the cursor while `keep` says so, up to `max_words` words
+    (`rollout_words`, run to its end)."""
+    return list(rollout_words(engine, document, cursor, keep, max_words, budget_ms))
+
+
+def rollout_words(
+    engine: Engine,
+    document: DocumentState,
+    cursor: Cursor,
+    keep: KeepWord,
+    max_words: int,
+    budget_ms: float = float("inf"),
+) -> Iterator[GhostWord]:
+    """The words of the greedy continuation at the cursor, one at a time, while `keep` says so,
+    up to `max_words`; no word after the first is started once the rollout has worked
+    `budget_ms` (the first costs what a completion costs; the budget bounds what the phrase
+    adds). Between two words the caller may let other work run (the language server answers
+    a keystroke there); the document must not have changed when it asks for the next word."""
+    started = time.perf_counter()
+    spent = 0.0
     text = document.text
     engine.use(document)
     key = engine.context_key(cursor.tokens, cursor.truncated)
     nearby = engine.nearby(document, text, cursor)
-    blocks = engine.memory_blocks(document, text, cursor)
     prefix, sentence_start = cursor.prefix, cursor.sentence_start
-    previous = cursor.previous_token
+    previous, tokens = cursor.previous_token, cursor.tokens
     continue_id = engine.vocab.id_of(CONTINUE_SYMBOL)
-    words: list[GhostWord] = []
-    while len(words) < max_words and (not words or time.perf_counter() < deadline):
+    kept: list[GhostWord] = []
+    while len(kept) < max_words and (not kept or spent < budget_ms / 1000.0):
+        # Read at each word: another request between two words may have updated the cache.
+        blocks = engine.memory_blocks(document, text, cursor)
         prediction = engine.prediction(document, key)
         memory = engine.memory_words(blocks, prediction, prefix, previous)
-        candidates = engine.rank(prediction, prefix, nearby, memory=memory)
+        personal = engine.personal_evidence(tokens, prefix)
+        candidates = engine.rank(prediction, prefix, nearby, memory=memory, personal=personal)
         if not candidates:
-            break
+            return
         best = candidates[0]
         word = GhostWord(
             restore_case(best.display, prefix, sentence_start), top_probability(candidates)
         )
-        if not keep(words, word, bool(cursor.prefix)):
-            break
-        from_memory = memory.get(best.folded, (0.0, ""))[0]
-        # The memory knows what follows a name the network reads as <unk>: trust it then.
-        if not prefix and from_memory < MEMORY_TRUSTED and expects_symbol(engine, prediction, best):
-            break
-        words.append(word)
+        if not keep(kept, word, bool(cursor.prefix)):
+            return
+        # The memory and the user's phrases know what follows a name the network reads as <unk>.
+        trusted = memory.get(best.folded, (0.0, ""))[0] >= TRUSTED
+        trusted = trusted or (personal is not None and personal.probability(best.folded) >= TRUSTED)
+        if not prefix and not trusted and expects_symbol(engine, prediction, best):
+            return
+        kept.append(word)
         token_id = engine.vocab.id_of(best.folded)
         key = extend_key(key, token_id, engine.bundle.max_context_tokens, continue_id)
         prefix, sentence_start, previous = "", False, best.folded
-    return words
+        tokens = (*tokens, best.folded)
+        spent += time.perf_counter() - started
+        yield word
+        started = time.perf_counter()
 
 
 def suggestion_from(cursor: Cursor, words: list[GhostWord]) -> InlineSuggestion | None:

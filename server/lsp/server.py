@@ -38,7 +38,6 @@ from nextword.server.engine import stored
 from nextword.server.engine.documents import DocumentState
 from nextword.server.engine.engine import Engine, bundle_choice
 from nextword.server.engine.heap import release_free_memory
-from nextword.server.engine.inline import suggest_inline
 from nextword.server.lsp.ahead import WorkAhead
 from nextword.server.lsp.convert import (
     apply_change,
@@ -46,6 +45,7 @@ from nextword.server.lsp.convert import (
     inline_completion_list,
     position_from_client,
 )
+from nextword.server.lsp.inline import ghost_text
 from nextword.server.lsp.learning import Learning, forget_learned
 from nextword.server.lsp.loading import ModelLoad
 from nextword.server.lsp.transport import (
@@ -376,17 +376,22 @@ def attach_memory_store(ls: NextwordServer) -> None:
 
 
 @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
-def inline_completion(
+async def inline_completion(
     ls: NextwordServer, params: types.InlineCompletionParams
 ) -> types.InlineCompletionList | None:
     document = ls.documents.get(params.text_document.uri)
-    if ls.engine is None or document is None or not ls.serves(document):
+    engine = ls.engine
+    if engine is None or document is None or not ls.serves(document):
         return None
     if not ls.settings.inline_suggestions:
         return None
     codec = ls.workspace.position_codec
     line, column = position_from_client(document.text, params.position, codec)
-    suggestion = suggest_inline(ls.engine, document, line, column)
+
+    def current() -> bool:
+        return ls.loaded is engine and ls.documents.get(document.uri) is document
+
+    suggestion = await ghost_text(engine, document, line, column, current)
     log.debug("inline %s %d:%d -> %r", document.uri, line, column, suggestion)
     return None if suggestion is None else inline_completion_list(document.text, suggestion, codec)
 

@@ -74,6 +74,10 @@ class PersonalEvidence:
         mixed = (1.0 - weight + weight * share) * np.exp(scores - log_z) + weight * explicit
         return log_z + np.log(np.maximum(mixed, NOTHING))
 
+    def probability(self, word: str) -> float:
+        """The explicit probability the user's counts give the folded `word` here."""
+        return float(self.explicit(np.zeros(0, np.int64), [word])[0][0])
+
     def explicit(self, ids: np.ndarray, outside: Sequence[str]) -> tuple[np.ndarray, float]:
         """(explicit probability of each row, what is left for p_model)."""
         rows = len(ids) + len(outside)
