@@ -142,8 +142,8 @@ class Settings:
     """LSP language ids of the documents completed."""
     cache: bool = True
     """Keep recurrent states between requests (off: recompute the context every time)."""
-    cache_megabytes: int = 12
-    """All documents' cached states together (~4.5 KB a state: 12 MB hold ~2,800 states)."""
+    cache_megabytes: int = 8
+    """All documents' cached states together (~4.5 KB a state: 8 MB hold ~1,850 states)."""
     document_cache_megabytes: int = 6
     """One document's cached states at most."""
     cached_documents: int = 4

@@ -46,7 +46,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--stdio", action="store_true", help="accepted for editors; the default")
     args = parser.parse_args(argv)
     protocol_out = protocol_stdout()
+    from nextword.server.engine.heap import one_heap
     from nextword.server.lsp.loading import ModelLoad
+
+    one_heap()
 
     early = ModelLoad.early(args.bundle)
     problem = configure_logging(args.log_file, args.verbose)

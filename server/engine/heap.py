@@ -14,17 +14,35 @@ import functools
 import sys
 from collections.abc import Callable
 
+M_ARENA_MAX = -8
+"""glibc's `mallopt` parameter for the most heaps ("arenas") threads may spread over."""
+
 
 @functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
+def _libc() -> ctypes.CDLL | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        trim = ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # musl and others: no malloc_trim
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+        libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    except (OSError, AttributeError):  # musl and others: neither
         return None
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    return trim
+    return libc
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    libc = _libc()
+    return None if libc is None else libc.malloc_trim
+
+
+def one_heap() -> bool:
+    """Have every thread allocate from the one heap (call before starting threads). A thread
+    that allocates gets a heap of its own otherwise, and the model loaded on a thread of its
+    own (lsp/loading.py) left ~7 MB of its heap resident, between the arrays it keeps. The
+    server's threads allocate little while the user types. False where it is not possible."""
+    libc = _libc()
+    return libc is not None and libc.mallopt(M_ARENA_MAX, 1) == 1
 
 
 def release_free_memory() -> bool:
