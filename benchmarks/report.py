@@ -28,7 +28,7 @@ def machine() -> dict[str, Any]:
         if line.startswith("MemTotal"):
             memory_kb = int(line.split()[1])
     packages: dict[str, str] = {}
-    for name in ("nextword", "onnxruntime", "faiss-cpu", "numpy", "pygls", "torch"):
+    for name in ("nextword", "onnxruntime", "numpy", "pygls", "torch"):
         try:
             packages[name] = version(name)
         except PackageNotFoundError:
