@@ -65,6 +65,8 @@ class RecentDocuments:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._order: OrderedDict[str, weakref.ref[DocumentState]] = OrderedDict()
+        self.dropped = False
+        """Caches were forgotten since this was last reset (lsp/ahead.py then frees memory)."""
 
     def __len__(self) -> int:
         return len(self._order)
@@ -80,6 +82,7 @@ class RecentDocuments:
                 return
             if previous is not None:  # reopened under the same URI: the old one is stale
                 forget(previous)
+                self.dropped = True
         self._order[uri] = weakref.ref(document)
         self._order.move_to_end(uri)
         while len(self._order) > self.limit:
@@ -88,3 +91,4 @@ class RecentDocuments:
             if stale is not None:
                 log.debug("dropping the caches of %s (not used recently)", stale.uri)
                 forget(stale)
+                self.dropped = True

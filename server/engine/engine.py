@@ -31,7 +31,6 @@ import numpy as np
 
 from nextword.server import ONNXRUNTIME_TELEMETRY_ON
 from nextword.server.engine.documents import DocumentState, RecentDocuments
-from nextword.server.engine.heap import release_free_memory
 from nextword.server.engine.prepared import Completion, PreparedSpace
 from nextword.server.engine.ranking import Candidate, Ranker, finish
 from nextword.server.engine.speculation import MAX_SPECULATED_STEPS, Speculation
@@ -91,7 +90,6 @@ class Engine:
         """What was learned from the user's writing (personal/), when attached."""
         self.spare_rows = SpareRows()
         self.stats = EngineStats()
-        self.dropped_caches = False
         self.configure(self.settings)
 
     def configure(self, settings: Settings) -> None:
@@ -128,15 +126,6 @@ class Engine:
         self.shared.drop(document.uri)
         if self.prepared is not None and self.prepared.text is document.text:
             self.prepared = None
-        self.dropped_caches = True
-
-    def release_memory(self) -> bool:
-        """Give the memory of dropped caches back to the system (heap.py), if any were dropped
-        since the last call: the server calls it while the user pauses. True when it did."""
-        if not self.dropped_caches:
-            return False
-        self.dropped_caches = False
-        return release_free_memory()
 
     # -- the network ----------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 the steps and the search a space there will need (`Engine.speculate`, on the engine's worker
 thread); while the user pauses (no edit for `PREPARE_AFTER_SECONDS`), the whole completion
 after that space (`Engine.prepare_next_word`), then the memory of caches dropped since is given
-back to the system (`Engine.release_memory`). An edit cancels what has not started."""
+back to the system (engine/heap.py). An edit cancels what has not started."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from nextword.server.engine.documents import DocumentState
 from nextword.server.engine.engine import Engine
+from nextword.server.engine.heap import release_free_memory
 
 log = logging.getLogger(__name__)
 
@@ -58,5 +59,6 @@ class WorkAhead:
                 work(engine, document, line, column)
         except Exception:  # a failed preparation costs only the speed-up
             log.exception("%s at %s %d:%d failed", work.__name__, document.uri, line, column)
-        if work is Engine.prepare_next_word:
-            engine.release_memory()
+        if work is Engine.prepare_next_word and engine.recent.dropped:
+            engine.recent.dropped = False
+            release_free_memory()

@@ -10,12 +10,18 @@ model, saying why, as a failed load always did.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
 import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from nextword.server.engine.engine import Engine, bundle_choice, load_engine
+from nextword.server.engine.heap import release_free_memory
+from nextword.server.model.bundle import BundleError
 from nextword.server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -23,6 +29,17 @@ log = logging.getLogger(__name__)
 LOAD_WAIT_SECONDS = 120.0
 """How long a request waits for a load before it is answered without the model (the load goes
 on; the next request waits again). The default bundle loads in well under a second."""
+
+
+class Outcome(NamedTuple):
+    """What a load gave the server."""
+
+    engine: Engine | None
+    status: str
+    """What `nextword/status` says: "ready", "no-model" (the bundle cannot be used) or "error"
+    (loading it failed otherwise)."""
+    error: str | None
+    """Why there is no engine, for the user."""
 
 
 class ModelLoad:
@@ -66,6 +83,18 @@ class ModelLoad:
                 return
         callback()
 
+    def on_loop_when_done(
+        self, loop: asyncio.AbstractEventLoop, callback: Callable[[ModelLoad], None]
+    ) -> None:
+        """`callback(self)` on the event loop `loop` once the load ends (dropped if the loop has
+        closed by then: the server is exiting)."""
+
+        def call_soon() -> None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(callback, self)
+
+        self.when_done(call_soon)
+
     @property
     def done(self) -> bool:
         return self._done.is_set()
@@ -79,3 +108,24 @@ class ModelLoad:
         if self.error is not None:
             raise self.error
         return self.engine
+
+    def outcome(self, timeout: float = LOAD_WAIT_SECONDS) -> Outcome | None:
+        """The engine or why there is none, once loaded (`wait`); failures are logged."""
+        try:
+            engine = self.wait(timeout)
+        except BundleError as error:
+            log.error("cannot complete: %s", error)
+            return Outcome(None, "no-model", str(error))
+        except Exception as error:  # the server goes on, and says why it cannot complete
+            log.error("loading the model failed", exc_info=error)
+            return Outcome(None, "error", f"loading the model failed: {error}")
+        return None if engine is None else Outcome(engine, "ready", None)
+
+
+def keep_for_good() -> None:
+    """After a model is loaded: everything allocated so far lives as long as the server, so it
+    is moved out of the collector's reach (a full collection does not walk it mid-keystroke),
+    and what loading used only for a while goes back to the system."""
+    gc.collect()
+    gc.freeze()
+    release_free_memory()

@@ -8,9 +8,7 @@ pygls' `ls.workspace`, whose text store re-joins the whole document on every edi
 Custom requests: `nextword/ping` answers at once, without work; `nextword/stats` returns the
 engine's counters. The server tells the client whether it can complete with a
 `nextword/status` notification ({"state": "ready" | "no-model" | "error", "message": ...})
-once initialized and whenever the model is (re)loaded. The model loads on a thread
-(lsp/loading.py): `initialize` is answered at once, and the first request that needs the model
-waits for it.
+once initialized and whenever the model is (re)loaded, on a thread (lsp/loading.py).
 
 Work for the next keystroke done between keystrokes: lsp/ahead.py. Learning from what is
 typed: lsp/learning.py.
@@ -19,7 +17,6 @@ typed: lsp/learning.py.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import sys
@@ -47,13 +44,12 @@ from nextword.server.lsp.convert import (
 )
 from nextword.server.lsp.inline import ghost_text
 from nextword.server.lsp.learning import Learning, forget_learned
-from nextword.server.lsp.loading import ModelLoad
+from nextword.server.lsp.loading import ModelLoad, keep_for_good
 from nextword.server.lsp.transport import (
     MAX_DOCUMENT_CHARS,
     AnsweringProtocol,
     AsyncProtocolInput,
 )
-from nextword.server.model.bundle import BundleError
 from nextword.server.settings import Settings, parse_settings
 
 log = logging.getLogger(__name__)
@@ -180,13 +176,7 @@ class NextwordServer(LanguageServer):
         path = self.bundle_path()
         if self.loading is None or self.loading.path != path:
             self.loading = ModelLoad(path, self.settings)
-        loading, loop = self.loading, asyncio.get_running_loop()
-        loading.when_done(lambda: self.call_when_loaded(loop, loading))
-
-    def call_when_loaded(self, loop: asyncio.AbstractEventLoop, loading: ModelLoad) -> None:
-        """On the loading thread when it is done: `loaded_now` on the event loop."""
-        with contextlib.suppress(RuntimeError):  # the loop is closed: the server is exiting
-            loop.call_soon_threadsafe(self.loaded_now, loading)
+        self.loading.on_loop_when_done(asyncio.get_running_loop(), self.loaded_now)
 
     def loaded_now(self, loading: ModelLoad) -> None:
         """On the event loop once `loading` is done: take its result if it is still wanted."""
@@ -195,29 +185,17 @@ class NextwordServer(LanguageServer):
 
     def finish_loading(self) -> None:
         """Wait for the load in progress and take the engine, or remember why there is none."""
-        loading = self.loading
-        assert loading is not None
+        assert self.loading is not None
         gc.unfreeze()  # a previous model becomes collectable
-        try:
-            engine = loading.wait()
-            if engine is None:
-                return  # still loading: this request goes without, the next one waits again
-            engine.configure(self.settings)
-            self.loaded, self.status = engine, "ready"
-            # Everything allocated so far lives as long as the server: move it out of the
-            # collector's reach, so a full collection does not walk it mid-keystroke.
-            gc.collect()
-            gc.freeze()
-            release_free_memory()  # what loading the bundle used only for a while
-        except BundleError as error:
-            self.bundle_error, self.status = str(error), "no-model"
-            log.error("cannot complete: %s", error)
-            self.notify(types.MessageType.Error, f"nextword cannot complete: {error}")
-        except Exception as error:  # the server goes on, and says why it cannot complete
-            self.bundle_error = f"loading the model failed: {error}"
-            log.error("loading the model failed", exc_info=error)
-            self.notify(types.MessageType.Error, f"nextword cannot complete: {error}")
-        self.loading = None
+        outcome = self.loading.outcome()
+        if outcome is None:
+            return  # still loading: this request goes without, the next one waits again
+        self.loading, (self.loaded, self.status, self.bundle_error) = None, outcome
+        if self.loaded is not None:
+            self.loaded.configure(self.settings)
+            keep_for_good()
+        else:
+            self.notify(types.MessageType.Error, f"nextword cannot complete: {self.bundle_error}")
         attach_memory_store(self)
         if self.initialized:
             self.send_status()
@@ -234,11 +212,10 @@ class NextwordServer(LanguageServer):
         for problem in problems:
             log.warning("%s", problem)
             self.notify(types.MessageType.Warning, f"nextword: {problem}")
-        same_bundle = self.bundle_path() == previous_bundle
-        if self.loaded is not None and same_bundle:
+        if self.loaded is not None and self.bundle_path() == previous_bundle:
             self.loaded.configure(self.settings)
-        elif self.initialized and not (same_bundle and self.loading is not None):
-            self.load_model()
+        elif self.initialized:
+            self.load_model()  # keeps a load of the same bundle in progress
 
     def notify(self, kind: types.MessageType, message: str) -> None:
         """window/showMessage, held back until the client has seen the initialize result."""
@@ -274,8 +251,7 @@ def initialized(ls: NextwordServer, params: types.InitializedParams) -> None:
 @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
 def did_change_configuration(ls: NextwordServer, params: types.DidChangeConfigurationParams):
     ls.apply_settings(params.settings)
-    if ls.loading is None:  # else once the model is loaded
-        attach_memory_store(ls)
+    attach_memory_store(ls)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
@@ -318,7 +294,7 @@ def did_close(ls: NextwordServer, params: types.DidCloseTextDocumentParams) -> N
         stored.store_learned(ls.engine, document, ls.workspace.root_uri)  # memory.persist on
         ls.learning.closed(document)
         ls.engine.drop_caches(document)
-        ls.engine.release_memory()
+        release_free_memory()
 
 
 @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[" "]))
@@ -368,11 +344,10 @@ FORGET = "nextword.forget"
 
 def attach_memory_store(ls: NextwordServer) -> None:
     """The stored workspace memory (memory.persist) and what was learned (personal/)."""
-    engine = ls.loaded
-    if engine is not None:
-        stored.attach(engine, ls.workspace.root_uri)
+    if ls.engine is not None:
+        stored.attach(ls.engine, ls.workspace.root_uri)
     warn = lambda message: ls.notify(types.MessageType.Warning, message)  # noqa: E731
-    ls.learning.attach(engine, ls.workspace.root_uri or "", warn)
+    ls.learning.attach(ls.engine, ls.workspace.root_uri or "", warn)
 
 
 @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
