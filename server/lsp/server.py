@@ -86,8 +86,7 @@ class NextwordServer(LanguageServer):
         super().__init__("nextword", version("nextword"), protocol_cls=NextwordProtocol)
         self.settings = Settings()
         self.bundle_override = bundle_override
-        self.loaded: Engine | None = None
-        """The engine, when its bundle is loaded (`engine` waits for a load in progress)."""
+        self.loaded: Engine | None = None  # `engine` waits for a load in progress
         self.loading: ModelLoad | None = None
         self.bundle_error: str | None = None
         self.status = "no-model"
@@ -173,9 +172,8 @@ class NextwordServer(LanguageServer):
         if self.loaded is not None:
             self.loaded.speculation.close()
         self.loaded, self.bundle_error, self.status = None, None, "error"
-        path = self.bundle_path()
-        if self.loading is None or self.loading.path != path:
-            self.loading = ModelLoad(path, self.settings)
+        if self.loading is None or self.loading.path != self.bundle_path():
+            self.loading = ModelLoad(self.bundle_path(), self.settings)
         self.loading.on_loop_when_done(asyncio.get_running_loop(), self.loaded_now)
 
     def loaded_now(self, loading: ModelLoad) -> None:
@@ -185,9 +183,8 @@ class NextwordServer(LanguageServer):
 
     def finish_loading(self) -> None:
         """Wait for the load in progress and take the engine, or remember why there is none."""
-        assert self.loading is not None
         gc.unfreeze()  # a previous model becomes collectable
-        outcome = self.loading.outcome()
+        outcome = None if self.loading is None else self.loading.outcome()
         if outcome is None:
             return  # still loading: this request goes without, the next one waits again
         self.loading, (self.loaded, self.status, self.bundle_error) = None, outcome
@@ -234,7 +231,7 @@ server = NextwordServer()
 @server.feature(types.INITIALIZE)
 def initialize(ls: NextwordServer, params: types.InitializeParams) -> None:
     ls.apply_settings(params.initialization_options)
-    ls.load_model()  # attaches the memory store once loaded
+    ls.load_model()  # attaches the memory store once loaded (`finish_loading`)
 
 
 @server.feature(types.INITIALIZED)
@@ -393,8 +390,7 @@ def serve(
     bundle: str | None, log_problem: str | None, stdout: BinaryIO, early: ModelLoad | None = None
 ) -> int:
     """Serve over stdin and `stdout` until the client exits; the exit code the LSP asks for.
-    `log_problem`: why the log file cannot be used, told to the user once initialized; `early`:
-    the load of the bundle started before the protocol libraries were imported."""
+    `log_problem`: why the log file cannot be used, told to the user once initialized."""
     if log_problem is not None:
         log.warning("%s", log_problem)
         server.notify(types.MessageType.Warning, f"nextword: {log_problem}")
