@@ -274,13 +274,14 @@ class Engine:
         """The completions at the cursor in `text` (the document's, or the text it will have);
         `blocks`: the document cache's (default: brought up to the cursor)."""
         key = self.context_key(cursor.tokens, cursor.truncated)
-        # What needs only the text and the context first: a speculated step may still be running.
+        # What needs only the text and the context first: a speculated step may still be running
+        # (the document cache reads back earlier contexts, cached).
         nearby = self.nearby(document, text, cursor)
         personal = self.personal_evidence(cursor.tokens, cursor.prefix)
         self.ranker.ngram_evidence(key, *self.vocab.prefix_range(cursor.prefix), self.settings)
-        prediction = self.prediction(document, key)
         if blocks is None:
             blocks = self.memory_blocks(document, text, cursor)
+        prediction = self.prediction(document, key)
         memory = self.memory_words(blocks, prediction, cursor.prefix, cursor.previous_token)
         limit = 4 * self.settings.max_items + 8
         candidates = self.rank(prediction, cursor.prefix, nearby, limit, memory, personal)
