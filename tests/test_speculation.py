@@ -12,6 +12,7 @@ from test_prepare import CountingSearch, end_of, fresh_completions, type_text
 
 from nextword.server.engine.documents import DocumentState
 from nextword.server.engine.engine import Engine, load_engine
+from nextword.server.engine.speculation import STARVED_SHARE
 from nextword.server.settings import RankingWeights
 
 TEXT = "the government of the people, by the people and for the government"
@@ -117,3 +118,18 @@ def test_a_space_after_punctuation_is_speculated_with_both_steps(engine: Engine)
     assert completions == fresh_completions(engine, document.source)
     assert (steps.calls, scans.calls, engine.stats.speculations_used) == (0, 0, 1)
     assert engine.stats.recurrent_steps == 4  # <p> the, then people and the comma ahead
+
+
+def test_one_starved_job_does_not_pause_speculation(engine: Engine) -> None:
+    """The jobs' shares of processor time are averaged: one job kept waiting (by the
+    interpreter's lock or the scheduler, as happens on an idle machine) does not pause them, a
+    second in a row does, and the jobs after the pause are judged afresh."""
+    speculation = engine.speculation
+    speculation.starved_share = STARVED_SHARE
+    speculation._share = 0.0
+    assert speculation.has_spare_processor()
+    speculation._share = 0.0
+    assert not speculation.has_spare_processor()
+    speculation._paused_until = 0.0  # the pause is over
+    speculation._share = 0.0
+    assert speculation.has_spare_processor()

@@ -273,17 +273,18 @@ class Engine:
     ) -> list[Completion]:
         """The completions at the cursor in `text` (the document's, or the text it will have);
         `blocks`: the document cache's (default: brought up to the cursor)."""
-        prediction = self.prediction(document, self.context_key(cursor.tokens, cursor.truncated))
+        key = self.context_key(cursor.tokens, cursor.truncated)
+        # What needs only the text and the context first: a speculated step may still be running
+        # (the document cache reads back earlier contexts, cached).
+        nearby = self.nearby(document, text, cursor)
+        personal = self.personal_evidence(cursor.tokens, cursor.prefix)
+        self.ranker.ngram_evidence(key, *self.vocab.prefix_range(cursor.prefix), self.settings)
         if blocks is None:
             blocks = self.memory_blocks(document, text, cursor)
-        candidates = self.rank(
-            prediction,
-            cursor.prefix,
-            self.nearby(document, text, cursor),
-            limit=4 * self.settings.max_items + 8,
-            memory=self.memory_words(blocks, prediction, cursor.prefix, cursor.previous_token),
-            personal=self.personal_evidence(cursor.tokens, cursor.prefix),
-        )
+        prediction = self.prediction(document, key)
+        memory = self.memory_words(blocks, prediction, cursor.prefix, cursor.previous_token)
+        limit = 4 * self.settings.max_items + 8
+        candidates = self.rank(prediction, cursor.prefix, nearby, limit, memory, personal)
         self.speculation.note_ranking(text, cursor, candidates[0].folded if candidates else None)
         return finish(candidates, cursor, self.settings)
 
@@ -305,7 +306,7 @@ class Engine:
         if self.search.full_scan is not None and k > 0:
             query = self.search.query(prediction, weights)[0]
             self.search.search_everything(prediction, query, k, weights, keep=True)
-            if self.ranker.ngram_evidence(prediction, 0, self.vocab.n_words, self.settings):
+            if self.ranker.ngram_evidence(key, 0, self.vocab.n_words, self.settings):
                 self.search.log_total(prediction, weights)
         self._complete_after_space(document, line, column)
         return True

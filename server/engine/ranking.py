@@ -27,6 +27,7 @@ from nextword.server.personal.mixing import PersonalEvidence
 from nextword.server.settings import Settings
 from nextword.server.text.cursor import Cursor
 from nextword.server.text.tokenizer import fold
+from nextword.server.text.window import Key
 
 KEPT_EVIDENCES = 16
 """Corpus counts' lookups kept (`Ranker.ngram_evidence`): 16 bytes per counted word, up to
@@ -119,10 +120,9 @@ class Ranker:
         self.evidences: OrderedDict[tuple, Evidence] = OrderedDict()
         self.recent_word_ids: dict[str, int] = {}
 
-    def ngram_evidence(
-        self, prediction: Prediction, lo: int, hi: int, settings: Settings
-    ) -> Evidence | None:
-        """What the bundle's corpus counts say about the words in [lo, hi) here (ngrams.py)."""
+    def ngram_evidence(self, key: Key, lo: int, hi: int, settings: Settings) -> Evidence | None:
+        """What the bundle's corpus counts say about the words in [lo, hi) after the context
+        `key` (ngrams.py)."""
         counts = settings.ngrams
         if self.ngrams is None or not counts.enabled or counts.weight <= 0 or lo >= hi:
             return None
@@ -130,9 +130,9 @@ class Ranker:
         # It depends on the last few ids only: "of the" recurs, and a prepared space finds it.
         evidence = memoized(
             self.evidences,
-            (prediction.key[-ngrams.context_length :], lo, hi, counts.discount),
+            (key[-ngrams.context_length :], lo, hi, counts.discount),
             KEPT_EVIDENCES,
-            lambda: ngrams.evidence(prediction.key, lo, hi, counts.discount),
+            lambda: ngrams.evidence(key, lo, hi, counts.discount),
         )
         return evidence if len(evidence.ids) else None
 
@@ -191,7 +191,7 @@ class Ranker:
         found = np.fromiter(known.values(), dtype=np.int64, count=len(known))
         in_vocab = np.sort(found[(found >= 0) & (found < n_words)]).tolist()
         unknown_id = vocab.unknown_id
-        evidence = self.ngram_evidence(prediction, lo, hi, settings)
+        evidence = self.ngram_evidence(prediction.key, lo, hi, settings)
         counted: list[int] = []
         if evidence is not None:
             counted = top_ids(evidence.ids, evidence.explicit, settings.ngrams.candidates)

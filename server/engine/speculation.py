@@ -40,8 +40,12 @@ from nextword.server.text.window import Key
 log = logging.getLogger(__name__)
 
 STARVED_SHARE = 0.7
-"""A job that ran on a processor for less than this share of its wall time was kept waiting by
-other programs (`Speculation.has_spare_processor`)."""
+"""Jobs that ran on a processor for less than this share of their wall time, on average, were
+kept waiting by other programs (`Speculation.has_spare_processor`)."""
+SHARE_SMOOTHING = 0.25
+"""Weight of the last job in the running average of the jobs' shares: one job kept waiting by
+the interpreter's lock or the machine's scheduler (one in six on an idle machine) does not
+pause them, three in a row on a busy machine do."""
 PAUSE_SECONDS = 2.0
 """How long no job is started after a starved one."""
 MAX_SPECULATED_STEPS = 2
@@ -79,6 +83,7 @@ class Speculation:
         self._word_end: tuple[DocumentText, int, int, int] | None = None
         self._share: float | None = None
         """The last job's processor time over its wall time (set by the worker)."""
+        self._average_share = 1.0
         self._paused_until = 0.0
 
     def note_ranking(self, text: DocumentText, cursor: Cursor, first: str | None) -> None:
@@ -115,14 +120,17 @@ class Speculation:
         return True
 
     def has_spare_processor(self) -> bool:
-        """Whether the worker got a processor while it ran lately. A job that got less than
-        `starved_share` of its wall time shares the server's processors with other busy
-        programs: then its work would delay the keystrokes, so none is started for
-        PAUSE_SECONDS."""
+        """Whether the worker got a processor while it ran lately. Jobs that got less than
+        `starved_share` of their wall time (a running average) share the server's processors
+        with other busy programs: then their work would delay the keystrokes, so none is
+        started for PAUSE_SECONDS, and the jobs after the pause are judged afresh."""
         now, share = time.monotonic(), self._share
-        if share is not None and share < self.starved_share:
-            self._paused_until = now + PAUSE_SECONDS
         self._share = None
+        if share is not None:
+            self._average_share += SHARE_SMOOTHING * (share - self._average_share)
+            if self._average_share < self.starved_share:
+                self._paused_until = now + PAUSE_SECONDS
+                self._average_share = 1.0
         return now >= self._paused_until
 
     def _run(self, tokens: Key, state: np.ndarray, weights: RankingWeights) -> Outcome:
