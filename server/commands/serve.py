@@ -2,20 +2,34 @@
 
 The model starts loading (lsp/loading.py) before the protocol libraries are imported, so that
 the two overlap; stdout is handed to the protocol first, so that nothing the loading prints can
-reach the message stream.
+reach the message stream, and what it logs meanwhile is held for the log (`held_records`).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import logging.handlers
 import os
 import sys
 from typing import Any
 
 
-def configure_logging(log_file: str | None, verbose: bool) -> str | None:
-    """Log to the file (else stderr); returns why the file cannot be used, if it cannot."""
+def held_records(verbose: bool) -> logging.handlers.MemoryHandler:
+    """Hold what is logged until `configure_logging` has the log's handler (its module imports
+    the protocol libraries, which the model's load overlaps)."""
+    held = logging.handlers.MemoryHandler(capacity=10_000, flushLevel=logging.CRITICAL + 1)
+    root = logging.getLogger()
+    root.handlers[:] = [held]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    return held
+
+
+def configure_logging(
+    log_file: str | None, verbose: bool, held: logging.handlers.MemoryHandler | None = None
+) -> str | None:
+    """Log to the file (else stderr), after the `held` records; returns why the file cannot be
+    used, if it cannot."""
     from nextword.server.lsp.transport import log_handler
 
     handler, problem = log_handler(log_file)
@@ -25,6 +39,9 @@ def configure_logging(log_file: str | None, verbose: bool) -> str | None:
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     if not verbose:
         logging.getLogger("pygls").setLevel(logging.WARNING)
+    if held is not None:
+        held.setTarget(handler)
+        held.close()  # hands its records to `handler`
     return problem
 
 
@@ -46,13 +63,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--stdio", action="store_true", help="accepted for editors; the default")
     args = parser.parse_args(argv)
     protocol_out = protocol_stdout()
+    held = held_records(args.verbose)
     from nextword.server.engine.heap import one_heap
     from nextword.server.lsp.loading import ModelLoad
 
     one_heap()
 
     early = ModelLoad.early(args.bundle)
-    problem = configure_logging(args.log_file, args.verbose)
+    problem = configure_logging(args.log_file, args.verbose, held)
     from nextword.server.lsp.server import serve
 
     return serve(args.bundle, problem, protocol_out, early)
