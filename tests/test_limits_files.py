@@ -1,5 +1,6 @@
-"""Files the server writes: only the log file it is given, and (opt-in) the learned memory in
-the user's data directory; written whole, never elsewhere, and a bad path never stops it.
+"""Files the server writes: only the log file it is given, (opt-in) the learned memory in the
+user's data directory, and what it derives to start faster in its cache directory; written
+whole, never elsewhere, and a bad path never stops it.
 
 The server runs with HOME, the XDG directories and its working directory in a scratch tree, so
 any file it writes anywhere there is seen.
@@ -42,7 +43,13 @@ class Sandbox:
         }
 
     def files(self) -> list[Path]:
-        return sorted(p.relative_to(self.root) for p in self.root.rglob("*") if p.is_file())
+        """Every file written, but the server's own cache (`cached`)."""
+        every = (p.relative_to(self.root) for p in self.root.rglob("*") if p.is_file())
+        return sorted(p for p in every if p.parts[:2] != ("cache", "nextword"))
+
+    def cached(self) -> list[Path]:
+        folder = self.root / "cache" / "nextword"
+        return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
 
     def serve(self, *arguments: str) -> RawServer:
         command = [sys.executable, "-m", "nextword.server.cli", "serve", *arguments]
@@ -160,6 +167,8 @@ def test_the_default_never_writes_a_file(tmp_path: Path) -> None:
     finally:
         raw.stop()
     assert box.files() == [Path("stderr.txt")]
+    # Only what a start derives (lsp/attrs_code.py; the tiny bundle has no counts to decode).
+    assert [path.name.startswith("attrs-code-") for path in box.cached()] == [True]
 
 
 def test_forgetting_never_deletes_outside_the_data_dir(tmp_path: Path) -> None:

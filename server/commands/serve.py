@@ -3,6 +3,8 @@
 The model starts loading (lsp/loading.py) before the protocol libraries are imported, so that
 the two overlap; stdout is handed to the protocol first, so that nothing the loading prints can
 reach the message stream, and what it logs meanwhile is held for the log (`held_records`).
+The protocol libraries' attrs classes reuse the code compiled at an earlier start
+(lsp/attrs_code.py).
 """
 
 from __future__ import annotations
@@ -70,7 +72,10 @@ def main(argv: list[str]) -> int:
     one_heap()
 
     early = ModelLoad.early(args.bundle)
-    problem = configure_logging(args.log_file, args.verbose, held)
-    from nextword.server.lsp.server import serve
+    from nextword.server.lsp.attrs_code import compiled_attrs_code
+
+    with compiled_attrs_code():  # the protocol libraries' classes, without compiling them
+        problem = configure_logging(args.log_file, args.verbose, held)
+        from nextword.server.lsp.server import serve
 
     return serve(args.bundle, problem, protocol_out, early)
