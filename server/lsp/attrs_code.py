@@ -95,8 +95,9 @@ def write_table(path: Path, table: Table) -> None:
 
 @contextlib.contextmanager
 def compiled_attrs_code() -> Iterator[CompiledCode | None]:
-    """While the block runs, attrs takes its generated methods' code from the kept file; code it
-    compiles is added to the file after the block. Yields None where attrs cannot be hooked."""
+    """While the block runs, attrs takes its generated methods' code from the kept file; when
+    there was none, what it compiled is kept after the block. Yields None where attrs cannot be
+    hooked."""
     try:
         import attr._make as make
     except ImportError:
@@ -111,5 +112,7 @@ def compiled_attrs_code() -> Iterator[CompiledCode | None]:
         yield compiled
     finally:
         del make.compile
-        if compiled.new and len(compiled.kept) + len(compiled.new) <= MOST_KEPT:
-            write_table(path, {**compiled.kept, **compiled.new})
+        # Written once (per Python and attrs versions): a few classes' sources differ at every
+        # start (cattrs makes one with the process's addresses in it), and would rewrite it.
+        if compiled.new and not compiled.kept and len(compiled.new) <= MOST_KEPT:
+            write_table(path, compiled.new)
