@@ -29,7 +29,6 @@ from nextword.server.model.ngrams import (
     load_ngrams,
     table_from_arrays,
 )
-from nextword.server.model.predictor import Prediction
 from nextword.server.model.vocab import Vocabulary
 from nextword.server.settings import Settings
 
@@ -203,9 +202,8 @@ def test_the_engine_keeps_fourgram_evidence_apart_by_the_third_last_word(
     table = table_from_arrays(arrays, len(vocab), vocab.n_words)
     ranker = Engine(bundle, Settings()).ranker
     ranker.ngrams = table
-    scores = np.zeros((1, 1), np.float32)
-    first = ranker.ngram_evidence(Prediction(scores, key=(a, b, c)), 0, vocab.n_words, Settings())
-    second = ranker.ngram_evidence(Prediction(scores, key=(y, b, c)), 0, vocab.n_words, Settings())
+    first = ranker.ngram_evidence((a, b, c), 0, vocab.n_words, Settings())
+    second = ranker.ngram_evidence((y, b, c), 0, vocab.n_words, Settings())
     assert first is not None and second is not None
     best = {int(e.ids[np.argmax(e.explicit)]) for e in (first, second)}
     assert best == {x, z}

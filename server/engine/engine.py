@@ -274,8 +274,7 @@ class Engine:
         """The completions at the cursor in `text` (the document's, or the text it will have);
         `blocks`: the document cache's (default: brought up to the cursor)."""
         key = self.context_key(cursor.tokens, cursor.truncated)
-        # What needs only the text and the context first: a speculated step may still be running
-        # (the document cache reads back earlier contexts, cached).
+        # What needs no prediction first: a speculated step may still be running meanwhile.
         nearby = self.nearby(document, text, cursor)
         personal = self.personal_evidence(cursor.tokens, cursor.prefix)
         self.ranker.ngram_evidence(key, *self.vocab.prefix_range(cursor.prefix), self.settings)
