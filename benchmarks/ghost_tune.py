@@ -59,7 +59,7 @@ class TraceSession(EngineSession):
         cursor = inline_cursor(self.document, self.line, self.column, self.engine)
         if cursor is None:
             return []
-        return rollout(self.engine, self.document, cursor, keep_all, self.max_words)
+        return list(rollout(self.engine, self.document, cursor, keep_all, self.max_words))
 
 
 def keep_all(kept: list[GhostWord], word: GhostWord, typed: bool) -> bool:

@@ -28,7 +28,6 @@ Prints Markdown tables. Reads /work/shared/corpus by default (not needed by the 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -45,8 +44,10 @@ from nextword.server.lsp.client import (
     EXIT_SECONDS,
     HANG_SECONDS,
     LspError,
+    default_answer,
     encode,
     frame,
+    read_message,
     serve_command,
 )
 
@@ -141,24 +142,13 @@ class Session:
         stdout = self.process.stdout
         assert stdout is not None
         while True:
-            length = None
-            while (header := stdout.readline()).strip():
-                name, _, value = header.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            if not header:
+            message = read_message(stdout)
+            if message is None:
                 raise LspError(f"the server closed its output (exit code {self.process.poll()})")
-            if length is None:
-                continue
-            message = json.loads(stdout.read(length))
             if "method" not in message:
                 return message
-            if "id" in message:  # configuration, registrations: the defaults
-                items = (message.get("params") or {}).get("items", [])
-                configuration = message["method"] == "workspace/configuration"
-                self.send(
-                    {"id": message["id"], "result": [None] * len(items) if configuration else None}
-                )
+            if "id" in message:
+                self.send({"id": message["id"], "result": default_answer(message)})
 
     def answers(self, ids: list[int]) -> dict[int, tuple[float, Any]]:
         """{id: (perf_counter when its answer arrived, result)} for the requests `ids`."""

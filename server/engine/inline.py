@@ -10,7 +10,7 @@ nothing typed. The rollout goes on while the product of the kept words'
 probabilities (the phrase's) stays at or above `min_phrase_probability`; it stops at `max_words`,
 where the network expects punctuation, a number or a paragraph end rather than a word, and once
 the rollout has worked `budget_ms` (the first word is always finished). The words come one at a
-time (`rollout_words`), so the language server can answer a keystroke between two of them
+time (`rollout`), so the language server can answer a keystroke between two of them
 (lsp/inline.py). Nothing is offered when even the first word is not confident, or when the line
 goes on after the cursor.
 """
@@ -119,19 +119,6 @@ def rollout(
     keep: KeepWord,
     max_words: int,
     budget_ms: float = float("inf"),
-) -> list[GhostWord]:
-    """The greedy continuation at the cursor while `keep` says so, up to `max_words` words
-    (`rollout_words`, run to its end)."""
-    return list(rollout_words(engine, document, cursor, keep, max_words, budget_ms))
-
-
-def rollout_words(
-    engine: Engine,
-    document: DocumentState,
-    cursor: Cursor,
-    keep: KeepWord,
-    max_words: int,
-    budget_ms: float = float("inf"),
 ) -> Iterator[GhostWord]:
     """The words of the greedy continuation at the cursor, one at a time, while `keep` says so,
     up to `max_words`; no word after the first is started once the rollout has worked
@@ -211,7 +198,6 @@ def suggest_inline(
     if cursor is None:
         return None
     settings = engine.settings.inline
-    words = rollout(
-        engine, document, cursor, confident(settings), settings.max_words, settings.budget_ms
-    )
+    keep = confident(settings)
+    words = list(rollout(engine, document, cursor, keep, settings.max_words, settings.budget_ms))
     return suggestion_from(cursor, words)

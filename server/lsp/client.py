@@ -41,6 +41,36 @@ def encode(message: Any) -> bytes:
     return json.dumps(message, separators=(",", ":")).encode("utf-8")
 
 
+def read_message(stream: IO[bytes]) -> Any | None:
+    """The next message on `stream` (Content-Length framing); None once it has ended, or ends
+    in the middle of a message."""
+    while True:
+        length = None
+        while True:
+            header = stream.readline()
+            if not header:
+                return None
+            if not header.strip():
+                break
+            name, _, value = header.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        if length is None:
+            continue
+        try:
+            return json.loads(stream.read(length))
+        except ValueError:
+            return None
+
+
+def default_answer(request: dict[str, Any]) -> Any:
+    """The result a client with no settings of its own gives the server's request (configuration:
+    none for each item asked; registrations and the like: null)."""
+    if request["method"] == "workspace/configuration":
+        return [None for _ in (request.get("params") or {}).get("items", [])]
+    return None
+
+
 class StdioClient:
     """A language server on pipes; `request` sends and returns the id, `call` waits for the
     result."""
@@ -141,26 +171,9 @@ class StdioClient:
     def _read_loop(self) -> None:
         stdout = self.process.stdout
         assert stdout is not None
-        while True:
-            length = None
-            while True:
-                header = stdout.readline()
-                if not header:
-                    self._closed()
-                    return
-                if not header.strip():
-                    break
-                name, _, value = header.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            if length is None:
-                continue
-            try:
-                message = json.loads(stdout.read(length))
-            except ValueError:  # the process died in the middle of a message
-                self._closed()
-                return
+        while (message := read_message(stdout)) is not None:
             self._dispatch(message)
+        self._closed()  # the process ended, perhaps in the middle of a message
 
     def _closed(self) -> None:
         with self.answered:
@@ -168,10 +181,7 @@ class StdioClient:
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         if "method" in message and "id" in message:  # a request from the server
-            result: Any = None
-            if message["method"] == "workspace/configuration":
-                result = [None for _ in message.get("params", {}).get("items", [])]
-            self.send({"jsonrpc": "2.0", "id": message["id"], "result": result})
+            self.send({"jsonrpc": "2.0", "id": message["id"], "result": default_answer(message)})
         elif "method" in message:
             self.notifications.put(message)
         else:

@@ -11,7 +11,7 @@ from nextword.server.engine.inline import (
     InlineSuggestion,
     confident,
     inline_cursor,
-    rollout_words,
+    rollout,
     suggestion_from,
 )
 
@@ -29,9 +29,7 @@ async def ghost_text(
     version, settings = document.version, engine.settings.inline
     words = []
     keep = confident(settings)
-    for word in rollout_words(
-        engine, document, cursor, keep, settings.max_words, settings.budget_ms
-    ):
+    for word in rollout(engine, document, cursor, keep, settings.max_words, settings.budget_ms):
         words.append(word)
         await asyncio.sleep(0)
         if not current() or document.version != version:
